@@ -1,0 +1,84 @@
+# Two commands set up a fresh machine: `make lab`, then `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+ACGS_LAB ?= acgs-lab
+export ACGS_LAB
+# Debian packages the control machine needs: podman for the lab, haproxy/promtool/amtool
+# for fast local tests and config checks.
+DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager openssh-client rsync curl
+
+.PHONY: help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration bench clean
+
+help:
+	@echo "make lab        install what is missing, build the image once, start the lab, run site.yml"
+	@echo "make test       the whole suite (lint, specs, unit, local haproxy, sanity, molecule, lab integration)"
+	@echo "make test-unit  fast unit tests only"
+	@echo "make lab-down   remove the lab containers (keeps the image)"
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "ERROR: need root to install:$$missing (run as root or install them)" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "ERROR: apt-get could not install:$$missing" >&2; exit 1; }; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+image: deps
+	lab/build-image.sh
+
+lab-up: image
+	lab/lab.sh up
+
+lab: venv lab-up
+	$(BIN)/ansible-playbook site.yml -i inventories/lab
+
+lab-down:
+	lab/lab.sh down
+
+lab-status:
+	lab/lab.sh status
+
+test-specs: venv
+	$(BIN)/pytest -q tests/test_argument_specs.py
+
+test-unit: venv
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py
+
+test-local: venv deps
+	$(BIN)/pytest -q tests/local
+
+test-lint: venv
+	$(BIN)/ansible-lint --profile production
+
+test-sanity: venv
+	tests/sanity.sh
+
+test-molecule: venv image
+	tests/molecule.sh
+
+test-integration: lab
+	$(BIN)/pytest -q tests/integration
+
+test: venv deps
+	$(MAKE) test-lint
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/local
+	$(MAKE) test-sanity
+	$(MAKE) test-molecule
+	$(MAKE) test-integration
+
+clean:
+	rm -rf .cache tests/output bench/results

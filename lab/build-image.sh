@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the lab's Debian 12 image with systemd as PID 1, once; later runs reuse it.
+set -euo pipefail
+IMAGE=${LAB_IMAGE:-localhost/acgs-lab-debian12:latest}
+here=$(cd "$(dirname "$0")" && pwd)
+export CONTAINERS_CONF="$here/containers.conf"
+
+if podman image exists "$IMAGE"; then
+  echo "lab image $IMAGE already built"
+  exit 0
+fi
+command -v debootstrap >/dev/null || { echo "ERROR: debootstrap is missing: run 'make deps' (apt-get install debootstrap)" >&2; exit 1; }
+
+root=$(mktemp -d /var/tmp/acgs-lab-rootfs.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+echo "building $IMAGE with debootstrap (a few minutes, once)"
+# Packages Ansible needs on the hosts (python3, python3-apt, sshd) and what systemd
+# units and tests use; the roles install the services themselves.
+if ! debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,python3,python3-apt,openssh-server,ca-certificates,iproute2,procps,curl,socat,gnupg,logrotate,cron \
+    bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1; then
+  echo "ERROR: debootstrap failed (log below): check the network to Debian's mirror and disk space" >&2
+  tail -20 "$root.log" >&2
+  exit 1
+fi
+rm -f "$root.log"
+cat >"$root/etc/apt/sources.list" <<'SRC'
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+SRC
+# Units that make no sense in a container and slow the boot.
+for unit in systemd-resolved.service systemd-timesyncd.service getty@tty1.service \
+            console-getty.service systemd-logind.service; do
+  ln -sf /dev/null "$root/etc/systemd/system/$unit"
+done
+# Ansible logs in as root with the lab's key (lab.sh installs it per lab).
+printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n' >"$root/etc/ssh/sshd_config.d/lab.conf"
+echo 'APT::Install-Recommends "false";' >"$root/etc/apt/apt.conf.d/90norecommends"
+chroot "$root" apt-get clean
+tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - "$IMAGE" >/dev/null
+echo "built $IMAGE"

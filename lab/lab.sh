@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Lab hosts: podman containers from one Debian 12 systemd image.
+#   lab.sh up      create/start the hosts (reuses running ones)
+#   lab.sh down    remove the hosts and their network (keeps the image)
+#   lab.sh status  print "name address" for each host
+# ACGS_LAB names the lab (default acgs-lab); CI uses its own name so it never
+# touches a developer's lab that may still be running.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export CONTAINERS_CONF="$here/containers.conf"
+LAB=${ACGS_LAB:-acgs-lab}
+IMAGE=${LAB_IMAGE:-localhost/acgs-lab-debian12:latest}
+NETWORK="$LAB-net"
+# Hosts of the lab inventory (inventories/lab/hosts.yml).
+HOSTS=${LAB_HOSTS:-"lb1 mon1 app1 app2"}
+# Per-lab state: Ansible's SSH key and the hosts' addresses (read by the inventory).
+STATE="$here/.state/$LAB"
+
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+command -v podman >/dev/null || die "podman is not installed: run 'make deps' (apt-get install podman runc)"
+
+up() {
+  podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image'"
+  podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null \
+    || die "cannot create podman network $NETWORK"
+  for host in $HOSTS; do
+    name="$LAB-$host"
+    if podman container exists "$name"; then
+      [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || podman start "$name" >/dev/null
+      continue
+    fi
+    # privileged + systemd as PID 1: Debian's haproxy unit fails with
+    # 226/NAMESPACE otherwise.
+    podman run -d --name "$name" --hostname "$host" --network "$NETWORK" \
+      --privileged --systemd=always --label "acgs-lab=$LAB" \
+      --tmpfs /tmp --tmpfs /run --tmpfs /run/lock \
+      "$IMAGE" >/dev/null || die "cannot start container $name (see 'podman logs $name')"
+  done
+  mkdir -p "$STATE"
+  [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$LAB" -f "$STATE/id_ed25519"
+  # Wait until systemd inside each host has finished booting.
+  for host in $HOSTS; do
+    name="$LAB-$host"
+    for _ in $(seq 1 60); do
+      state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+      case "$state" in running|degraded) break ;; esac
+      sleep 0.5
+    done
+    case "$state" in running|degraded) ;; *) die "systemd in $name did not boot (state: ${state:-none}); see 'podman logs $name'" ;; esac
+    podman exec -i "$name" sh -c 'mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys' <"$STATE/id_ed25519.pub"
+  done
+  status | awk 'BEGIN { printf "{" } { printf "%s\"%s\": \"%s\"", (NR > 1 ? ", " : ""), $1, $3 } END { print "}" }' >"$STATE/addresses.json"
+  status
+}
+
+down() {
+  for name in $(podman ps -a --filter "label=acgs-lab=$LAB" --format '{{.Names}}'); do
+    podman rm -f -t 5 "$name" >/dev/null
+  done
+  podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null || true
+  rm -f "$STATE/addresses.json"
+  echo "lab $LAB removed (image kept)"
+}
+
+status() {
+  for host in $HOSTS; do
+    name="$LAB-$host"
+    addr=$(podman inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$name" 2>/dev/null || echo "-")
+    echo "$host $name $addr"
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) die "usage: lab.sh up|down|status" ;;
+esac

@@ -10,7 +10,7 @@ ACGS_LAB ?= acgs-lab
 export ACGS_LAB
 # Debian packages the control machine needs: podman for the lab, haproxy/promtool/amtool
 # for fast local tests and config checks.
-DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager openssh-client rsync curl
+DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl
 
 .PHONY: help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration bench clean
 

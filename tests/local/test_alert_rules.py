@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) acgs.haproxy_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The prometheus role's HAProxy alert rules, unit-tested with promtool.
+
+One ansible-playbook run (tests/local/rules/render.yml, connection local) renders
+roles/prometheus/templates/haproxy.rules.yml.j2 with the role's defaults and vars for
+each exporter mode. Then, per mode:
+
+* ``promtool check rules`` accepts the file;
+* ``promtool test rules tests/local/rules/<mode>.test.yml`` passes: each alert fires
+  when it should and not in the near misses (server in MAINT/DRAIN, value at the
+  threshold, duration just under ``for``, short window without long window...).
+  These run against a copy without annotations, so the cases list labels only;
+  ``annotations.<mode>.test.yml`` checks annotations on the real file;
+* every metric the native rules read exists in the /metrics output of a real
+  HAProxy 2.6 started here (and, when installed, every metric the standalone rules
+  read exists in prometheus-haproxy-exporter's output against the same HAProxy).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+FIXTURES = os.path.join(HERE, "rules")
+BIN = os.path.dirname(sys.executable)
+PROMTOOL = shutil.which("promtool")
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+EXPORTER = shutil.which("prometheus-haproxy-exporter")
+MODES = ["native", "standalone"]
+
+pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
+
+
+def render(out_dir, modes=MODES, extra_vars=None):
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", os.path.join(FIXTURES, "render.yml"),
+           "-e", "out_dir=%s" % out_dir, "-e", yaml.safe_dump({"modes": list(modes)}, default_flow_style=True)]
+    if extra_vars:
+        cmd += ["-e", yaml.safe_dump(extra_vars, default_flow_style=True)]
+    for mode in modes:
+        os.makedirs(os.path.join(out_dir, mode), exist_ok=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
+    assert proc.returncode == 0, "rendering the rules failed (rc %s):\n%s\n%s" % (
+        proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:])
+    return {mode: os.path.join(out_dir, mode, "haproxy.rules.yml") for mode in modes}
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    out_dir = tempfile.mkdtemp(prefix="acgs-rules-")
+    try:
+        yield render(out_dir)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def promtool(*args):
+    return subprocess.run([PROMTOOL] + list(args), capture_output=True, text=True, timeout=120)
+
+
+def run_unit_tests(rules_file, test_fixture, strip_annotations):
+    """Copy the fixture next to the rules (as haproxy.rules.yml) and run promtool test rules."""
+    work = tempfile.mkdtemp(prefix="acgs-promtool-")
+    try:
+        with open(rules_file) as fh:
+            rules = yaml.safe_load(fh)
+        if strip_annotations:
+            for group in rules["groups"]:
+                for rule in group["rules"]:
+                    rule.pop("annotations", None)
+        with open(os.path.join(work, "haproxy.rules.yml"), "w") as fh:
+            yaml.safe_dump(rules, fh, sort_keys=False)
+        shutil.copy(os.path.join(FIXTURES, test_fixture), os.path.join(work, test_fixture))
+        proc = promtool("test", "rules", os.path.join(work, test_fixture))
+        assert proc.returncode == 0, "promtool test rules %s failed:\n%s%s\n(rules: %s)" % (
+            test_fixture, proc.stdout, proc.stderr, rules_file)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_rules_pass_promtool_check(rendered, mode):
+    proc = promtool("check", "rules", rendered[mode])
+    assert proc.returncode == 0, "promtool check rules failed for %s:\n%s%s" % (mode, proc.stdout, proc.stderr)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_alerts_fire_and_near_misses_do_not(rendered, mode):
+    run_unit_tests(rendered[mode], "%s.test.yml" % mode, strip_annotations=True)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_annotations_use_the_exporters_labels(rendered, mode):
+    run_unit_tests(rendered[mode], "annotations.%s.test.yml" % mode, strip_annotations=False)
+
+
+def alerts(rules_file):
+    with open(rules_file) as fh:
+        data = yaml.safe_load(fh)
+    return {r["alert"]: r for g in data["groups"] for r in g["rules"] if "alert" in r}
+
+
+def test_every_required_alert_exists(rendered):
+    required = {"HAProxyDown", "HAProxyBackendDown", "HAProxyBackendServerDown", "HAProxyHighResponseTime",
+                "HAProxyHighConnectionCount", "HAProxySLOLatencyP95High", "HAProxySLOErrorBudgetFastBurn",
+                "HAProxySLOErrorBudgetSlowBurn", "HAProxySLOErrorRateHigh"}
+    for mode in MODES:
+        found = alerts(rendered[mode])
+        assert required <= set(found), "%s rules lack %s" % (mode, sorted(required - set(found)))
+        assert found["HAProxyDown"]["labels"]["severity"] == "critical"
+
+
+def test_thresholds_and_durations_come_from_prometheus_alerts():
+    out_dir = tempfile.mkdtemp(prefix="acgs-rules-vars-")
+    try:
+        files = render(out_dir, modes=["native"], extra_vars={"prometheus_alerts": {
+            "haproxy_down_for": "45s", "server_down_for": "2m", "response_time_seconds": 0.75,
+            "connections": 250, "slo_availability_target": 0.99, "slo_error_rate": 0.05}})
+        found = alerts(files["native"])
+        assert found["HAProxyDown"]["for"] == "45s"
+        assert found["HAProxyBackendServerDown"]["for"] == "2m"
+        assert "> 0.75" in found["HAProxyHighResponseTime"]["expr"]
+        assert "> 250" in found["HAProxyHighConnectionCount"]["expr"]
+        # 14.4 x (1 - 0.99)
+        assert "> 0.144" in found["HAProxySLOErrorBudgetFastBurn"]["expr"]
+        assert "> 0.05" in found["HAProxySLOErrorRateHigh"]["expr"]
+        assert promtool("check", "rules", files["native"]).returncode == 0
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+# -- metric names against real exporters ------------------------------------------------
+
+def metric_names(rules_file):
+    """haproxy_* metric names the rules read (recording-rule outputs excluded)."""
+    with open(rules_file) as fh:
+        data = yaml.safe_load(fh)
+    exprs = " ".join(r["expr"] for g in data["groups"] for r in g["rules"])
+    return set(re.findall(r"\b(haproxy_[a-z_]+)\b(?!:)", exprs)) - {"haproxy_backend"}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape(url, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                text = resp.read().decode()
+            return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def real_haproxy():
+    """HAProxy 2.6 with its prometheus-exporter on 127.0.0.1, one checked server UP, one DOWN, one in MAINT."""
+    if not os.access(HAPROXY, os.X_OK):
+        pytest.skip("haproxy is not installed here")
+    work = tempfile.mkdtemp(prefix="acgs-rules-haproxy-")
+    ports = dict(metrics=free_port(), fe=free_port(), closed=free_port())
+    config = """global
+    stats socket {work}/admin.sock mode 600 level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend prometheus
+    bind 127.0.0.1:{metrics}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+frontend fe
+    bind 127.0.0.1:{fe}
+    default_backend be
+backend be
+    server up 127.0.0.1:{metrics} check inter 200ms
+    server down 127.0.0.1:{closed} check inter 200ms
+    server maint 127.0.0.1:{metrics} check disabled
+""".format(work=work, **ports)
+    with open(os.path.join(work, "haproxy.cfg"), "w") as fh:
+        fh.write(config)
+    proc = subprocess.Popen([HAPROXY, "-db", "-f", os.path.join(work, "haproxy.cfg")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield dict(work=work, **ports)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_native_rules_read_metrics_haproxy_publishes(rendered, real_haproxy):
+    published = scrape("http://127.0.0.1:%d/metrics" % real_haproxy["metrics"])
+    missing = sorted(metric_names(rendered["native"]) - published)
+    assert not missing, "native rules read metrics HAProxy 2.6 does not publish: %s" % missing
+
+
+def test_standalone_rules_read_metrics_the_exporter_publishes(rendered, real_haproxy):
+    if EXPORTER is None:
+        pytest.skip("prometheus-haproxy-exporter is not installed here (apt-get install prometheus-haproxy-exporter)")
+    port = free_port()
+    proc = subprocess.Popen([EXPORTER, "--haproxy.scrape-uri=unix:%s/admin.sock" % real_haproxy["work"],
+                             "--web.listen-address=127.0.0.1:%d" % port],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)  # let HAProxy's first health checks run, so check durations exist
+        published = scrape("http://127.0.0.1:%d/metrics" % port)
+    finally:
+        proc.terminate()
+        proc.wait(5)
+    missing = sorted(metric_names(rendered["standalone"]) - published)
+    assert not missing, "standalone rules read metrics the exporter does not publish: %s" % missing

@@ -477,7 +477,7 @@ class HAProxyRuntime(object):
     def __init__(self, socket_spec=DEFAULT_SOCKET, timeout=DEFAULT_TIMEOUT):
         self.socket_spec = socket_spec
         self.kind, self.address = parse_socket_spec(socket_spec)
-        self.timeout = float(timeout) if timeout else DEFAULT_TIMEOUT
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
         if self.timeout <= 0:
             raise HAProxyConnectionError('timeout must be a positive number of seconds, got %r' % (timeout,))
 

@@ -23,12 +23,11 @@ description:
     RV(servers[].state=DOWN).
   - Read-only. Reading 2000 servers takes a few tens of milliseconds.
 author:
-  - acgs.haproxy_stack contributors
+  - acgs.haproxy_stack developers (@acgs)
 extends_documentation_fragment:
   - acgs.haproxy_stack._haproxy
   - acgs.haproxy_stack._haproxy.actiongroup_haproxy
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
@@ -36,6 +35,8 @@ attributes:
   diff_mode:
     support: N/A
     details: The module never changes anything.
+  platform:
+    platforms: posix
 options:
   backend:
     description:

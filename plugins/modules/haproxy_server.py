@@ -20,12 +20,12 @@ description:
   - All changes are sent over one connection, so changing 1000 servers takes milliseconds.
     If HAProxy refuses one of the commands (for example a weight on a backend with a static load-balancing
     algorithm), the changes already applied by the task are rolled back and the task fails.
-  - Idempotent, the task reports a change only for servers whose state or weight it changed.
+  - The task is idempotent and reports a change only for servers whose state or weight it changed.
   - The state compared and set is the one forced on the server itself (C(FMAINT) and C(FDRAIN) bits of
     C(srv_admin_state)), independent of its health, so draining a server whose health check fails
     (status V(DOWN)) works and O(wait) does not wait for a V(DRAIN) status that a down server never shows.
 author:
-  - acgs.haproxy_stack contributors
+  - acgs.haproxy_stack developers (@acgs)
 extends_documentation_fragment:
   - acgs.haproxy_stack._haproxy
   - acgs.haproxy_stack._haproxy.actiongroup_haproxy
@@ -73,7 +73,7 @@ options:
         (capped at 256).
       - Backends with a static load-balancing algorithm (such as C(static-rr)) only accept V(0) and the initial
         weight (V(100%)).
-    type: str
+    type: raw
   shutdown_sessions:
     description:
       - With O(state=maint), also kill the sessions still open on the servers (C(shutdown sessions server)).
@@ -430,13 +430,26 @@ def reached(server, wanted):
     return True
 
 
+def refresh_after(items, current):
+    """Put the servers' actual state in items[]['after']; return those wanted ready but still out of service."""
+    index = dict(((s['backend'], s['name']), s) for s in current)
+    still = []
+    for item in items:
+        server = index.get((item['backend'], item['server']))
+        if server is not None:
+            item['after'] = describe(server)
+            if item['wanted']['state'] == 'ready' and server['admin_state'] != 'ready':
+                still.append('%s/%s (%s)' % (item['backend'], item['server'], ','.join(server['admin_flags'])))
+    return still
+
+
 def main():
     argument_spec = dict(
         servers=dict(type='list', elements='raw'),
         backend=dict(type='str'),
         server=dict(type='str'),
         state=dict(type='str', choices=list(SERVER_STATES)),
-        weight=dict(type='str'),
+        weight=dict(type='raw'),
         shutdown_sessions=dict(type='bool', default=False),
         wait=dict(type='bool', default=False),
         wait_timeout=dict(type='float', default=60.0),
@@ -481,12 +494,12 @@ def main():
     changed_items = [item for item in items if item['changed']]
     result['changed'] = bool(changed_items)
     if module._diff:
-        result['diff'] = dict(
-            before=dict(('%s/%s' % (i['backend'], i['server']), dict(state=i['before']['state'],
-                                                                      weight=i['before']['weight']))
-                        for i in changed_items),
-            after=dict(('%s/%s' % (i['backend'], i['server']), i['after']) for i in changed_items),
-        )
+        diff = dict(before={}, after={})
+        for item in changed_items:
+            key = '%s/%s' % (item['backend'], item['server'])
+            diff['before'][key] = dict(state=item['before']['state'], weight=item['before']['weight'])
+            diff['after'][key] = dict(state=item['after']['state'], weight=item['after']['weight'])
+        result['diff'] = diff
 
     if commands and not module.check_mode:
         try:
@@ -551,6 +564,7 @@ def main():
                            t.get('state'), t.get('status'), t.get('current_sessions'), t.get('weight'))
                         for t in timed_out]
                 result['waited'] = round(now - start, 3)
+                refresh_after(items, current)
                 fail('Timed out after %ss waiting for %d of %d server(s): %s'
                      % (params['wait_timeout'], len(pending), len(items), _listing(text)), timed_out=timed_out)
             time.sleep(max(0.0, min(params['wait_interval'], deadline - now)))
@@ -562,14 +576,7 @@ def main():
         except HAProxyError as exc:
             module.warn('could not read the servers after the change: %s' % exc)
     if current is not None:
-        index = dict(((s['backend'], s['name']), s) for s in current)
-        still = []
-        for item in items:
-            server = index.get((item['backend'], item['server']))
-            if server is not None:
-                item['after'] = describe(server)
-                if item['wanted']['state'] == 'ready' and server['admin_state'] != 'ready':
-                    still.append('%s/%s (%s)' % (item['backend'], item['server'], ','.join(server['admin_flags'])))
+        still = refresh_after(items, current)
         if still:
             module.warn('forced state is ready but these servers stay out of service through a tracked server or '
                         'DNS resolution: %s' % _listing(still))

@@ -1,0 +1,315 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) acgs.haproxy_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of plugins/module_utils/_haproxy.py with canned answers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.acgs.haproxy_stack.plugins.module_utils import _haproxy as h
+from fake_haproxy import CONNECT_ERRORS, FIXTURES
+
+
+def fixture_text(name):
+    with open(os.path.join(FIXTURES, name)) as fh:
+        return fh.read()
+
+
+# -- status parsing ----------------------------------------------------------
+
+@pytest.mark.parametrize('status, state, transition, checks, via, detail', [
+    ('UP', 'UP', None, None, None, None),
+    ('DOWN', 'DOWN', None, None, None, None),
+    ('UP 1/3', 'UP', 'going down', '1/3', None, None),
+    ('DOWN 2/3', 'DOWN', 'going up', '2/3', None, None),
+    ('NOLB', 'NOLB', None, None, None, None),
+    ('NOLB 1/2', 'NOLB', 'going down', '1/2', None, None),
+    ('MAINT', 'MAINT', None, None, None, None),
+    ('MAINT (via be1/up1)', 'MAINT', None, None, 'be1/up1', 'via be1/up1'),
+    ('MAINT (resolution)', 'MAINT', None, None, None, 'resolution'),
+    ('DRAIN', 'DRAIN', None, None, None, None),
+    ('DRAIN 1/3', 'DRAIN', 'going down', '1/3', None, None),
+    ('DRAIN (agent)', 'DRAIN', None, None, None, 'agent'),
+    ('DOWN (agent)', 'DOWN', None, None, None, 'agent'),
+    ('no check', 'NO CHECK', None, None, None, None),
+    ('OPEN', 'OPEN', None, None, None, None),
+    ('weird thing', 'WEIRD', None, None, None, None),
+    ('', None, None, None, None, None),
+])
+def test_parse_status(status, state, transition, checks, via, detail):
+    parsed = h.parse_status(status)
+    assert parsed == dict(state=state, transition=transition, checks=checks, via=via, detail=detail)
+
+
+def test_parse_status_returns_copies():
+    h.parse_status('UP')['state'] = 'broken'
+    assert h.parse_status('UP')['state'] == 'UP'
+
+
+@pytest.mark.parametrize('raw, flags, admin, forced', [
+    (0, [], 'ready', 'ready'),
+    (0x01, ['FMAINT'], 'maint', 'maint'),
+    (0x02, ['IMAINT'], 'maint', 'ready'),
+    (0x04, ['CMAINT'], 'ready', 'ready'),      # "disabled" in the config, then set ready
+    (0x05, ['FMAINT', 'CMAINT'], 'maint', 'maint'),
+    (0x08, ['FDRAIN'], 'drain', 'drain'),
+    (0x09, ['FMAINT', 'FDRAIN'], 'maint', 'maint'),
+    (0x10, ['IDRAIN'], 'drain', 'ready'),
+    (0x20, ['RMAINT'], 'maint', 'ready'),
+    (0x40, ['HMAINT'], 'ready', 'ready'),
+])
+def test_admin_state_bits(raw, flags, admin, forced):
+    assert h.admin_flags(raw) == flags
+    assert h.admin_state(raw) == admin
+    assert h.forced_admin_state(raw) == forced
+
+
+# -- weights -----------------------------------------------------------------
+
+@pytest.mark.parametrize('value, expected', [
+    (0, (0, False)), ('256', (256, False)), (' 17 ', (17, False)), ('50%', (50, True)), ('300%', (300, True)),
+])
+def test_parse_weight_ok(value, expected):
+    assert h.parse_weight(value) == expected
+
+
+@pytest.mark.parametrize('value', ['257', '-1', 'abc', '1.5', '', '%', True, '50 %%'])
+def test_parse_weight_bad(value):
+    with pytest.raises(ValueError) as exc:
+        h.parse_weight(value)
+    assert 'weight' in str(exc.value)
+
+
+@pytest.mark.parametrize('value, initial, expected', [
+    ('50%', 10, 5), ('100%', 7, 7), ('0%', 10, 0), ('200%', 200, 256), ('33%', 1, 0), (12, 3, 12),
+])
+def test_absolute_weight(value, initial, expected):
+    assert h.absolute_weight(value, initial) == expected
+
+
+# -- parsers -----------------------------------------------------------------
+
+def test_parse_info():
+    info = h.parse_info(fixture_text('show_info.txt'))
+    assert info['Name'] == 'HAProxy'
+    assert info['Version'].startswith('2.6')
+    assert isinstance(info['Uptime_sec'], int)
+    assert info['Unstoppable Jobs'] == 0
+
+
+def test_parse_info_rejects_garbage():
+    with pytest.raises(h.HAProxyProtocolError):
+        h.parse_info('hello world\n')
+
+
+def test_parse_stat_and_build():
+    rows = h.parse_stat(fixture_text('show_stat.txt'))
+    states = h.parse_servers_state(fixture_text('show_servers_state.txt'))
+    servers = h.build_servers(rows, states)
+    by = dict(('%s/%s' % (s['backend'], s['name']), s) for s in servers)
+    assert list(by) == ['be1/up1', 'be1/down1', 'be1/nochk', 'be1/dis', 'be2/t1', 'be2/t2']
+    assert by['be1/up1']['state'] == 'UP'
+    assert by['be1/up1']['check_status'] == 'L7OK'
+    assert by['be1/up1']['address'] == '127.0.0.1:18081'
+    assert by['be1/down1']['state'] == 'DOWN'
+    assert by['be1/down1']['operational_state'] == 'stopped'
+    assert by['be1/nochk']['state'] == 'NO CHECK'
+    assert by['be1/dis']['admin_flags'] == ['CMAINT']
+    assert by['be1/dis']['admin_state'] == 'ready'
+    assert by['be2/t1']['tracked'] == 'be1/up1'
+    backends = h.build_backends(rows)
+    assert [b['name'] for b in backends] == ['be1', 'be2']
+    assert backends[0]['algo'] == 'roundrobin'
+    frontends = h.build_frontends(rows)
+    assert frontends[0]['name'] == 'fe' and frontends[0]['status'] == 'OPEN'
+
+
+def test_parse_stat_all_columns_and_quoted_values():
+    text = '# pxname,svname,status,check_desc,\nb,s,UP 1/3,"a, b",\n'
+    rows = h.parse_stat(text, columns=None)
+    assert rows == [dict(pxname='b', svname='s', status='UP 1/3', check_desc='a, b')]
+
+
+@pytest.mark.parametrize('text', ['', 'No such backend.\n', 'pxname,svname\n'])
+def test_parse_stat_rejects(text):
+    with pytest.raises(h.HAProxyProtocolError):
+        h.parse_stat(text)
+
+
+@pytest.mark.parametrize('text', ['', '2\n# be_id\n', '1\nbe_id be_name\n'])
+def test_parse_servers_state_rejects(text):
+    with pytest.raises(h.HAProxyProtocolError):
+        h.parse_servers_state(text)
+
+
+def test_split_prompt_answers():
+    stream = '\n> \n> No such server.\n\n> 1 (initial 1)\n\n> '
+    assert h.split_prompt_answers(stream) == (['', '', 'No such server.\n', '1 (initial 1)\n'], '')
+    assert h.split_prompt_answers('\n> partial') == ([''], 'partial')
+    assert h.split_prompt_answers('') == ([], '')
+
+
+# -- socket specs ---------------------------------------------------------------
+
+@pytest.mark.parametrize('spec, expected', [
+    ('/run/haproxy/admin.sock', ('unix', '/run/haproxy/admin.sock')),
+    ('admin.sock', ('unix', 'admin.sock')),
+    ('unix:/x/y.sock', ('unix', '/x/y.sock')),
+    ('unix@/x/y.sock', ('unix', '/x/y.sock')),
+    ('127.0.0.1:9999', ('tcp', ('127.0.0.1', 9999))),
+    ('tcp:localhost:1', ('tcp', ('localhost', 1))),
+    ('ipv4@127.0.0.1:9999', ('tcp', ('127.0.0.1', 9999))),
+    ('[::1]:9999', ('tcp', ('::1', 9999))),
+])
+def test_parse_socket_spec(spec, expected):
+    assert h.parse_socket_spec(spec) == expected
+
+
+@pytest.mark.parametrize('spec', ['', 'host:port', 'host:0', 'host:70000', ':99'])
+def test_parse_socket_spec_bad(spec):
+    with pytest.raises(h.HAProxyConnectionError):
+        h.parse_socket_spec(spec)
+
+
+def test_name_matching():
+    names = ['app1', 'app2', 'db1', 'app[x]']
+    assert h.match_names('app*', names) == ['app1', 'app2', 'app[x]']
+    assert h.match_names('app?', names) == ['app1', 'app2']
+    assert h.match_names('db1', names) == ['db1']
+    assert h.match_names('nope', names) == []
+    assert h.name_matches('*', 'anything')
+
+
+# -- client over the fake socket -------------------------------------------------
+
+def test_execute_many_commands_one_connection(fake, fake_socket, sock_path):
+    client = h.HAProxyRuntime(sock_path)
+    cmds = ['set server web/app1 state drain', 'set server web/nope state drain', 'get weight web/app1',
+            'set server web/app1 state ready']
+    answers = client.execute(cmds)
+    assert answers[0] == ''
+    assert answers[1] == 'No such server.\n'
+    assert answers[2].startswith('Unknown command')
+    assert answers[3] == ''
+    assert fake.connections == 1
+    assert fake.log == cmds
+
+
+def test_execute_thousands_pipelined(fake, fake_socket, sock_path):
+    cmds = ['set server web/app2 weight %d' % (i % 200) for i in range(3000)]
+    answers = h.HAProxyRuntime(sock_path).execute(cmds)
+    assert answers == [''] * 3000
+    assert fake.connections == 1
+
+
+def test_large_error_answers_do_not_deadlock(fake, fake_socket, sock_path):
+    # 2000 "Unknown command" answers (~300 KB) while still sending: needs concurrent send/receive.
+    answers = h.HAProxyRuntime(sock_path, timeout=5).execute(['bogus %d' % i for i in range(2000)])
+    assert len(answers) == 2000
+    assert all(a.startswith('Unknown command') for a in answers)
+
+
+def test_run_raises_command_error(fake_socket, sock_path):
+    client = h.HAProxyRuntime(sock_path)
+    with pytest.raises(h.HAProxyCommandError) as exc:
+        client.run('set server nob/x state ready', expect_empty=True)
+    assert 'No such backend.' in str(exc.value)
+    assert sock_path in str(exc.value)
+    assert exc.value.command == 'set server nob/x state ready'
+    with pytest.raises(h.HAProxyCommandError) as exc:
+        client.run('show foo')
+    assert 'Unknown command' in str(exc.value)
+
+
+def test_permission_level_error(fake, fake_socket, sock_path):
+    fake.level = 'user'
+    with pytest.raises(h.HAProxyCommandError) as exc:
+        h.HAProxyRuntime(sock_path).run('set server web/app1 state drain', expect_empty=True)
+    assert 'Permission denied' in str(exc.value)
+
+
+def test_snapshot(fake_socket, sock_path):
+    snap = h.HAProxyRuntime(sock_path).snapshot(info=True, proxies=True)
+    assert snap['info']['Name'] == 'HAProxy'
+    assert [s['name'] for s in snap['servers']][:3] == ['app1', 'app2', 'app3']
+    assert snap['backend_names'] == ['web', 'api', 'static', 'track', 'empty']
+    t1 = snap['servers'][-1]
+    assert (t1['state'], t1['via']) == ('MAINT', 'web/app1')
+    assert (t1['admin_state'], t1['forced_admin_state']) == ('maint', 'ready')
+    snap = h.HAProxyRuntime(sock_path).snapshot(backends=True)
+    assert snap['backend_names'] == ['web', 'api', 'static', 'track', 'empty']
+
+
+def test_missing_socket(tmp_path):
+    with pytest.raises(h.HAProxySocketMissing) as exc:
+        h.HAProxyRuntime(str(tmp_path / 'nope.sock')).execute(['show info'])
+    assert 'nope.sock' in str(exc.value) and 'no such file' in str(exc.value)
+    with pytest.raises(h.HAProxySocketMissing) as exc:
+        h.HAProxyRuntime(str(tmp_path / 'nodir' / 'a.sock')).execute(['show info'])
+    assert 'does not exist either' in str(exc.value)
+
+
+def test_not_a_socket(tmp_path):
+    path = tmp_path / 'file'
+    path.write_text('x')
+    with pytest.raises(h.HAProxyNotASocket) as exc:
+        h.HAProxyRuntime(str(path)).execute(['show info'])
+    assert 'not a unix socket' in str(exc.value)
+
+
+@pytest.mark.parametrize('kind, cls, text', [
+    ('refused', h.HAProxyConnectionRefused, 'connection refused'),
+    ('denied', h.HAProxyPermissionDenied, 'permission denied'),
+    ('timeout', h.HAProxyTimeout, 'timed out'),
+])
+def test_connect_errors(fake_socket, sock_path, kind, cls, text):
+    fake_socket(connect_error=CONNECT_ERRORS[kind])
+    with pytest.raises(cls) as exc:
+        h.HAProxyRuntime(sock_path, timeout=0.5).execute(['show info'])
+    assert text in str(exc.value)
+    assert sock_path in str(exc.value)
+
+
+def test_tcp_errors(fake_socket):
+    fake_socket(connect_error=CONNECT_ERRORS['refused'])
+    with pytest.raises(h.HAProxyConnectionRefused) as exc:
+        h.HAProxyRuntime('127.0.0.1:1').execute(['show info'])
+    assert 'TCP 127.0.0.1:1' in str(exc.value)
+    with pytest.raises(h.HAProxyConnectionError) as exc:
+        h.HAProxyRuntime('unresolvable.invalid:9999').execute(['show info'])
+    assert 'cannot resolve' in str(exc.value)
+
+
+def test_tcp_ok(fake_socket):
+    assert h.HAProxyRuntime('127.0.0.1:9999').show_info()['Name'] == 'HAProxy'
+
+
+def test_answer_timeout(fake_socket, sock_path):
+    fake_socket(silent=True)
+    with pytest.raises(h.HAProxyTimeout) as exc:
+        h.HAProxyRuntime(sock_path, timeout=0.3).execute(['show info'])
+    assert 'no answer within 0.3s' in str(exc.value)
+
+
+def test_connection_closed_early(fake_socket, sock_path):
+    fake_socket(close_after=2)
+    with pytest.raises(h.HAProxyProtocolError) as exc:
+        h.HAProxyRuntime(sock_path).execute(['show backend', 'show backend', 'show info'])
+    assert 'answered only 1 of 3' in str(exc.value)
+    assert 'cut short' in str(exc.value)
+
+
+def test_rejects_line_breaks(fake_socket, sock_path):
+    with pytest.raises(h.HAProxyCommandError):
+        h.HAProxyRuntime(sock_path).execute(['show info\nshutdown sessions server a/b'])
+
+
+@pytest.mark.parametrize('timeout', [-1, 0])
+def test_bad_timeout(timeout):
+    with pytest.raises(h.HAProxyConnectionError) as exc:
+        h.HAProxyRuntime('/x', timeout=timeout)
+    assert 'timeout must be a positive number' in str(exc.value)

@@ -12,7 +12,7 @@ export ACGS_LAB
 # for fast local tests and config checks.
 DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl
 
-.PHONY: help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration bench clean
+.PHONY: docs screenshots help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration bench clean
 
 help:
 	@echo "make lab        install what is missing, build the image once, start the lab, run site.yml"
@@ -53,10 +53,10 @@ lab-status:
 	lab/lab.sh status
 
 test-specs: venv
-	$(BIN)/pytest -q tests/test_argument_specs.py
+	$(BIN)/pytest -q tests/test_argument_specs.py tests/test_role_readmes.py
 
 test-unit: venv
-	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py
 
 test-local: venv deps
 	$(BIN)/pytest -q tests/local
@@ -75,10 +75,17 @@ test-integration: lab
 
 test: venv deps
 	$(MAKE) test-lint
-	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/local
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/local
 	$(MAKE) test-sanity
 	$(MAKE) test-molecule
 	$(MAKE) test-integration
+
+docs: venv
+	$(PY) tools/role_readme.py
+
+screenshots: lab
+	dpkg -s chromium >/dev/null 2>&1 || apt-get install -y -qq chromium >/dev/null
+	$(PY) tools/screenshots.py --server-down app2:8002
 
 clean:
 	rm -rf .cache tests/output bench/results

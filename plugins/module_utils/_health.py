@@ -1,0 +1,355 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) acgs.haproxy_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Checks of the health_gate module: HAProxy backends and servers, Prometheus targets and alerts, URLs.
+
+Private to the acgs.haproxy_stack collection (leading underscore): its API may change in any release.
+
+Every check is a dict ``name``, ``type``, ``ok``, ``detail`` plus ``permanent`` (internal: waiting cannot
+fix it, e.g. an unknown backend or rejected credentials; the module drops the key from its result).
+HTTP goes through ansible.module_utils.urls.open_url (proxies, CA bundles and certificate checks as in
+ansible.builtin.uri); the HAProxy runtime API through module_utils._haproxy.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import (
+    is_glob,
+    match_names,
+    name_matches,
+)
+
+# Server states that carry traffic (with admin state "ready"): "no check" servers are
+# always considered available by HAProxy.
+UP_STATES = ('UP', 'NO CHECK')
+
+_MIN_UP_RE = re.compile(r'^\s*(?P<value>\d+)\s*(?P<pct>%)?\s*$')
+
+# Seconds of an HTTP request (connect and each read) when the caller gives none.
+DEFAULT_HTTP_TIMEOUT = 10.0
+
+
+def check(name, kind, ok, detail, permanent=False):
+    return dict(name=name, type=kind, ok=bool(ok), detail=detail, permanent=bool(permanent and not ok))
+
+
+# -- HAProxy -----------------------------------------------------------------------------------------
+
+def parse_min_up(value):
+    """Parse a minimum of servers UP: an integer >= 0 or "N%" (0-100). Returns (number, is_percent)."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError('min_up must be an integer >= 0 or a percentage such as "50%%", got %r' % (value,))
+    match = _MIN_UP_RE.match(str(value))
+    if not match:
+        raise ValueError('min_up must be an integer >= 0 or a percentage such as "50%%", got %r' % (value,))
+    number = int(match.group('value'))
+    if match.group('pct'):
+        if number > 100:
+            raise ValueError('min_up %d%% is more than 100%%' % number)
+        return number, True
+    return number, False
+
+
+def needed(min_up, total):
+    """Servers that must be UP out of ``total`` for ``min_up`` (parsed); a percentage rounds up."""
+    number, percent = min_up
+    if percent:
+        return (total * number + 99) // 100
+    return number
+
+
+def parse_backend_specs(items, default_min_up):
+    """Normalize the backends option. Returns (specs, errors); a spec is dict(pattern, min_up, label)."""
+    specs = []
+    errors = []
+    try:
+        default = parse_min_up(default_min_up)
+    except ValueError as exc:
+        return [], [str(exc)]
+    for index, item in enumerate(items or []):
+        label = 'backends[%d]' % index
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - set(('name', 'min_up')))
+            if unknown:
+                errors.append('%s: unknown key(s) %s; use name and min_up' % (label, ', '.join(unknown)))
+                continue
+            pattern = item.get('name')
+            raw = item.get('min_up')
+        elif isinstance(item, str):
+            pattern, raw = item, None
+        else:
+            errors.append('%s: expected a backend name or a dictionary (name, min_up), got %s'
+                          % (label, type(item).__name__))
+            continue
+        if not pattern or not str(pattern).strip():
+            errors.append('%s: empty backend name' % label)
+            continue
+        min_up = default
+        if raw is not None:
+            try:
+                min_up = parse_min_up(raw)
+            except ValueError as exc:
+                errors.append('%s: %s' % (label, exc))
+                continue
+        specs.append(dict(pattern=str(pattern).strip(), min_up=min_up, label=label))
+    return specs, errors
+
+
+def is_up(server):
+    return server.get('state') in UP_STATES and server.get('admin_state') in (None, 'ready')
+
+
+def _describe(server):
+    text = '%s %s' % (server['name'], server.get('status') or server.get('state'))
+    if server.get('admin_state') not in (None, 'ready') and server.get('state') not in ('DRAIN', 'MAINT'):
+        text += ' (%s)' % server['admin_state']
+    if server.get('check_status') and not is_up(server) and server.get('admin_state') in (None, 'ready'):
+        text += ' [%s]' % server['check_status']
+    return text
+
+
+def _min_text(min_up):
+    number, percent = min_up
+    return '%d%%' % number if percent else str(number)
+
+
+def evaluate_backends(specs, servers, backend_names, where):
+    """One check per backend matched by the specs: enough servers UP?"""
+    checks = []
+    by_backend = {}
+    for server in servers:
+        by_backend.setdefault(server['backend'], []).append(server)
+    seen = set()
+    for spec in specs:
+        names = match_names(spec['pattern'], backend_names)
+        if not names:
+            if is_glob(spec['pattern']):
+                detail = 'backend pattern "%s" matches no backend on %s' % (spec['pattern'], where)
+            else:
+                detail = 'no such backend "%s" on %s (it has: %s)' % (
+                    spec['pattern'], where, ', '.join(backend_names) or 'no backend')
+            checks.append(check('backend %s' % spec['pattern'], 'backend', False, detail, permanent=True))
+            continue
+        for name in names:
+            members = by_backend.get(name, [])
+            if is_glob(spec['pattern']) and not members:
+                # "*" also matches backends without servers (e.g. a stats or redirect backend).
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            up = [s for s in members if is_up(s)]
+            need = needed(spec['min_up'], len(members))
+            ok = len(up) >= need
+            detail = '%d of %d server(s) UP, need %d' % (len(up), len(members), need)
+            if spec['min_up'][1]:
+                detail += ' (%s)' % _min_text(spec['min_up'])
+            down = [_describe(s) for s in members if not is_up(s)]
+            if down:
+                detail += '; not UP: %s' % ', '.join(down)
+            checks.append(check('backend %s' % name, 'backend', ok, detail))
+    return checks
+
+
+def evaluate_servers(patterns, servers, where):
+    """One check per "backend/server" pattern: every matched server UP?"""
+    checks = []
+    for pattern in patterns or []:
+        backend, sep, name = str(pattern).strip().partition('/')
+        if not sep or not backend or not name:
+            checks.append(check('server %s' % pattern, 'server', False,
+                                '"%s" is not "backend/server" (glob patterns allowed)' % pattern, permanent=True))
+            continue
+        matched = [s for s in servers if name_matches(backend, s['backend']) and name_matches(name, s['name'])]
+        if not matched:
+            checks.append(check('server %s' % pattern, 'server', False,
+                                'no server matches "%s" on %s' % (pattern, where), permanent=True))
+            continue
+        down = ['%s/%s' % (s['backend'], _describe(s)) for s in matched if not is_up(s)]
+        if down:
+            detail = '%d of %d server(s) not UP: %s' % (len(down), len(matched), ', '.join(down))
+        else:
+            detail = '%d server(s) UP' % len(matched) if len(matched) > 1 else 'UP'
+        checks.append(check('server %s' % pattern, 'server', not down, detail))
+    return checks
+
+
+def haproxy_failure(specs, patterns, error):
+    """Checks all failed because the runtime API could not be read (retried: HAProxy may be reloading)."""
+    detail = 'cannot read HAProxy: %s' % error
+    checks = [check('backend %s' % spec['pattern'], 'backend', False, detail) for spec in specs]
+    checks.extend(check('server %s' % p, 'server', False, detail) for p in patterns or [])
+    return checks
+
+
+# -- HTTP ---------------------------------------------------------------------------------------------
+
+class HTTPCheckError(Exception):
+    """An HTTP request failed; ``permanent`` when waiting cannot fix it."""
+
+    def __init__(self, msg, permanent=False, status=None):
+        super(HTTPCheckError, self).__init__(msg)
+        self.msg = msg
+        self.permanent = permanent
+        self.status = status
+
+    def __str__(self):
+        return self.msg
+
+
+def http_get(url, username=None, password=None, validate_certs=True, ca_path=None, timeout=DEFAULT_HTTP_TIMEOUT):
+    """GET ``url``; returns (status, body bytes). Raises HTTPCheckError for connection errors.
+
+    HTTP error statuses are returned, not raised, so callers decide what they mean.
+    """
+    kwargs = dict(method='GET', timeout=timeout, validate_certs=validate_certs, follow_redirects='safe',
+                  headers={'Accept': 'application/json'})
+    if ca_path:
+        kwargs['ca_path'] = ca_path
+    if username:
+        kwargs.update(url_username=username, url_password=password or '', force_basic_auth=True)
+    try:
+        response = open_url(url, **kwargs)
+        try:
+            return response.getcode(), response.read()
+        finally:
+            response.close()
+    except HTTPError as exc:
+        try:
+            body = exc.read()
+        except Exception:  # pylint: disable=broad-except
+            body = b''
+        return exc.code, body
+    except URLError as exc:
+        raise HTTPCheckError('cannot reach %s: %s' % (url, to_native(exc.reason)))
+    except Exception as exc:  # pylint: disable=broad-except
+        # socket.timeout, ssl errors, RemoteDisconnected, urls.ConnectionError / SSLValidationError...
+        raise HTTPCheckError('cannot reach %s: %s: %s' % (url, type(exc).__name__, to_native(exc)))
+
+
+def _status_text(status, body):
+    text = to_native(body or b'', errors='surrogate_or_replace').strip().replace('\n', ' ')
+    return 'HTTP %s%s' % (status, (': %s' % text[:200]) if text else '')
+
+
+def prometheus_get(base_url, path, username=None, password=None, validate_certs=True, ca_path=None,
+                   timeout=DEFAULT_HTTP_TIMEOUT):
+    """GET a Prometheus API path; returns its ``data``. Raises HTTPCheckError with a clear reason."""
+    url = base_url.rstrip('/') + path
+    status, body = http_get(url, username, password, validate_certs, ca_path, timeout)
+    if status == 401:
+        raise HTTPCheckError('Prometheus at %s answered 401 Unauthorized: %s' % (
+            base_url, 'wrong prometheus_username/prometheus_password' if username else
+            'it requires basic auth, set prometheus_username and prometheus_password'), permanent=True, status=status)
+    if status == 403:
+        raise HTTPCheckError('Prometheus at %s answered 403 Forbidden for %s' % (base_url, path), permanent=True,
+                             status=status)
+    if status == 404:
+        raise HTTPCheckError('no Prometheus API at %s (%s answered 404); check prometheus_url' % (base_url, url),
+                             permanent=True, status=status)
+    if status != 200:
+        # 503 while Prometheus starts, 502/504 from a proxy in front of it: worth waiting for.
+        raise HTTPCheckError('Prometheus at %s answered %s' % (base_url, _status_text(status, body)), status=status)
+    try:
+        document = json.loads(to_native(body, errors='surrogate_or_strict'))
+    except ValueError:
+        raise HTTPCheckError('%s did not answer JSON (is prometheus_url a Prometheus server?): %s'
+                             % (url, _status_text(status, body)), permanent=True, status=status)
+    if not isinstance(document, dict) or document.get('status') != 'success' or 'data' not in document:
+        raise HTTPCheckError('%s did not answer a Prometheus API document: %s'
+                             % (url, to_native(json.dumps(document))[:200]), permanent=True, status=status)
+    return document['data']
+
+
+def evaluate_jobs(jobs, data):
+    """One check per job: at least one active target, every one of them healthy."""
+    targets = (data or {}).get('activeTargets') or []
+    by_job = {}
+    for target in targets:
+        job = (target.get('labels') or {}).get('job') or target.get('scrapePool')
+        by_job.setdefault(job, []).append(target)
+    checks = []
+    for job in jobs:
+        members = by_job.get(job, [])
+        if not members:
+            checks.append(check('job %s' % job, 'job', False,
+                                'Prometheus has no active target for job "%s" (jobs: %s)'
+                                % (job, ', '.join(sorted(j for j in by_job if j)) or 'none')))
+            continue
+        down = [t for t in members if t.get('health') != 'up']
+        detail = '%d of %d target(s) up' % (len(members) - len(down), len(members))
+        if down:
+            detail += '; %s' % ', '.join(
+                '%s %s%s' % ((t.get('labels') or {}).get('instance') or t.get('scrapeUrl'), t.get('health'),
+                             (' (%s)' % t['lastError']) if t.get('lastError') else '')
+                for t in down)
+        checks.append(check('job %s' % job, 'job', not down, detail))
+    return checks
+
+
+def _matcher_text(matcher):
+    return ','.join('%s=%s' % (k, '|'.join(v) if isinstance(v, list) else v) for k, v in sorted(matcher.items()))
+
+
+def alert_matches(labels, matcher):
+    for key, wanted in matcher.items():
+        value = labels.get(key)
+        if isinstance(wanted, list):
+            if value not in [str(w) for w in wanted]:
+                return False
+        elif value != str(wanted):
+            return False
+    return True
+
+
+def evaluate_alerts(matchers, data, include_pending=False):
+    """One check per label matcher: no alert matching it is firing (or pending, if asked)."""
+    alerts = (data or {}).get('alerts') or []
+    states = ('firing', 'pending') if include_pending else ('firing',)
+    checks = []
+    for matcher in matchers:
+        hits = [a for a in alerts if a.get('state') in states and alert_matches(a.get('labels') or {}, matcher)]
+        name = 'alerts %s' % (_matcher_text(matcher) or '(any)')
+        if hits:
+            shown = []
+            for alert in hits[:10]:
+                labels = dict(alert.get('labels') or {})
+                alertname = labels.pop('alertname', '?')
+                where = ','.join('%s=%s' % (k, labels[k]) for k in sorted(labels) if k not in matcher)
+                shown.append('%s{%s} %s since %s' % (alertname, where, alert.get('state'), alert.get('activeAt')))
+            detail = '%d alert(s) %s: %s%s' % (len(hits), ' or '.join(states), '; '.join(shown),
+                                               ' ...' if len(hits) > 10 else '')
+        else:
+            detail = 'no matching alert %s (%d alert(s) in total)' % (' or '.join(states), len(alerts))
+        checks.append(check(name, 'alerts', not hits, detail))
+    return checks
+
+
+def prometheus_failure(jobs, matchers, error):
+    detail = str(error)
+    checks = [check('job %s' % job, 'job', False, detail, permanent=error.permanent) for job in jobs]
+    checks.extend(check('alerts %s' % (_matcher_text(m) or '(any)'), 'alerts', False, detail,
+                        permanent=error.permanent) for m in matchers)
+    return checks
+
+
+def evaluate_url(url, validate_certs=True, ca_path=None, timeout=DEFAULT_HTTP_TIMEOUT):
+    """One check: ``url`` answers a 2xx status (retried otherwise)."""
+    try:
+        status, body = http_get(url, validate_certs=validate_certs, ca_path=ca_path, timeout=timeout)
+    except HTTPCheckError as exc:
+        return check('url %s' % url, 'url', False, str(exc))
+    if 200 <= status < 300:
+        return check('url %s' % url, 'url', True, 'HTTP %s' % status)
+    return check('url %s' % url, 'url', False, _status_text(status, body))

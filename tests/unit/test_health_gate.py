@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) acgs.haproxy_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Unit tests of the health_gate module: the fake runtime API (tests/unit/fake_haproxy.py) for HAProxy,
+canned answers for Prometheus and URLs (open_url patched in module_utils._health)."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import urllib.error
+
+import pytest
+
+from ansible_collections.acgs.haproxy_stack.plugins.module_utils import _health
+from ansible_collections.acgs.haproxy_stack.plugins.modules import health_gate
+
+PROM = 'http://prom.example:9090'
+
+
+def target(job, instance, health='up', error=''):
+    return {'labels': {'job': job, 'instance': instance}, 'scrapePool': job, 'health': health, 'lastError': error,
+            'scrapeUrl': 'http://%s/metrics' % instance}
+
+
+def alert(name, state='firing', **labels):
+    labels = dict(labels, alertname=name)
+    return {'labels': labels, 'state': state, 'activeAt': '2026-01-01T00:00:00Z', 'value': '1'}
+
+
+GOOD_TARGETS = [target('haproxy', 'lb1:9101'), target('node', 'lb1:9100'), target('node', 'app1:9100'),
+                target('prometheus', 'mon1:9090')]
+
+
+class Response(object):
+    def __init__(self, status, body):
+        self.status = status
+        self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
+
+    def getcode(self):
+        return self.status
+
+    def read(self):
+        return self.body
+
+    def close(self):
+        pass
+
+
+class FakeHTTP(object):
+    """Stand-in for open_url: answers by URL path; records every call."""
+
+    def __init__(self):
+        self.calls = []
+        self.targets = list(GOOD_TARGETS)
+        self.alerts = []
+        self.override = {}   # path prefix -> Response, exception, or callable(url) -> either
+
+    def __call__(self, url, **kwargs):
+        self.calls.append((url, kwargs))
+        path = url.split('://', 1)[1].split('/', 1)[1] if '/' in url.split('://', 1)[1] else ''
+        path = '/' + path
+        for prefix, answer in self.override.items():
+            if path.startswith(prefix):
+                if callable(answer) and not isinstance(answer, Response):
+                    answer = answer(url)
+                if isinstance(answer, Exception):
+                    raise answer
+                if answer.status >= 400:
+                    raise urllib.error.HTTPError(url, answer.status, 'error', {}, io.BytesIO(answer.body))
+                return answer
+        if path.startswith('/api/v1/targets'):
+            return Response(200, {'status': 'success', 'data': {'activeTargets': self.targets,
+                                                                'droppedTargets': []}})
+        if path.startswith('/api/v1/alerts'):
+            return Response(200, {'status': 'success', 'data': {'alerts': self.alerts}})
+        if path.startswith('/health'):
+            return Response(200, b'{"status": "ok"}')
+        raise urllib.error.HTTPError(url, 404, 'Not Found', {}, io.BytesIO(b'404 page not found'))
+
+
+@pytest.fixture
+def http(monkeypatch):
+    fake = FakeHTTP()
+    monkeypatch.setattr(_health, 'open_url', fake)
+    return fake
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    """Make waiting instant: time.sleep in the module advances a fake clock and runs a hook."""
+    clock = [1000.0]
+    hooks = []
+
+    def sleep(seconds):
+        clock[0] += seconds
+        for hook in hooks:
+            hook()
+
+    monkeypatch.setattr(health_gate.time, 'time', lambda: clock[0])
+    monkeypatch.setattr(health_gate.time, 'sleep', sleep)
+    return hooks
+
+
+def by_name(result):
+    return dict((c['name'], c) for c in result['checks'])
+
+
+# -- HAProxy -------------------------------------------------------------------------------------------
+
+def test_backends_hold(fake, fake_socket, sock_path, run_module):
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web', 'api'], min_up=2))
+    assert kind == 'exit', result
+    assert result['changed'] is False
+    assert result['failed_checks'] == []
+    assert result['attempts'] == 1
+    checks = by_name(result)
+    assert checks['backend web'] == dict(name='backend web', type='backend', ok=True,
+                                         detail='2 of 3 server(s) UP, need 2; not UP: app3 DOWN [L4CON]')
+    assert checks['backend api']['detail'] == '2 of 2 server(s) UP, need 2'
+    assert result['msg'] == 'All 2 check(s) hold'
+    assert 'permanent' not in result['checks'][0]
+
+
+def test_percentage_rounds_up_and_fails_with_reason(fake, fake_socket, sock_path, run_module):
+    kind, result = run_module(health_gate, dict(socket=sock_path, wait_timeout=0,
+                                                backends=['api', {'name': 'web', 'min_up': '100%'}]))
+    assert kind == 'fail'
+    assert result['changed'] is False
+    assert [c['name'] for c in result['failed_checks']] == ['backend web']
+    assert result['failed_checks'][0]['detail'] == \
+        '2 of 3 server(s) UP, need 3 (100%); not UP: app3 DOWN [L4CON]'
+    assert 'backend web: 2 of 3 server(s) UP, need 3' in result['msg']
+    assert 'evaluated once' in result['msg']
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web'], min_up='50%'))
+    assert kind == 'exit'
+    assert by_name(result)['backend web']['detail'].startswith('2 of 3 server(s) UP, need 2 (50%)')
+
+
+def test_drain_and_maint_do_not_count(fake, fake_socket, sock_path, run_module):
+    fake.get('web', 'app1').admin = 0x08
+    fake.get('web', 'app2').admin = 0x01
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web'], wait_timeout=0))
+    assert kind == 'fail'
+    assert by_name(result)['backend web']['detail'] == \
+        '0 of 3 server(s) UP, need 1; not UP: app1 DRAIN, app2 MAINT, app3 DOWN [L4CON]'
+
+
+def test_glob_skips_backends_without_servers(fake, fake_socket, sock_path, run_module):
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['*'], wait_timeout=0))
+    names = [c['name'] for c in result['checks']]
+    assert names == ['backend web', 'backend api', 'backend static', 'backend track']
+    # t1 is in MAINT through the server it tracks... which is UP: HAProxy says MAINT (via web/app1).
+    assert kind == 'fail' and [c['name'] for c in result['failed_checks']] == ['backend track']
+
+
+def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module, no_sleep):
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web', 'nope', 'x-*'],
+                                                wait_timeout=300))
+    assert kind == 'fail'
+    assert result['attempts'] == 1
+    failed = by_name(dict(checks=result['failed_checks']))
+    assert failed['backend nope']['detail'].startswith('no such backend "nope" on unix socket %s' % sock_path)
+    assert 'it has: web, api, static, track, empty' in failed['backend nope']['detail']
+    assert failed['backend x-*']['detail'].startswith('backend pattern "x-*" matches no backend')
+    assert 'waiting cannot fix: backend nope, backend x-*' in result['msg']
+
+
+def test_servers_check(fake, fake_socket, sock_path, run_module):
+    kind, result = run_module(health_gate, dict(socket=sock_path, wait_timeout=0,
+                                                servers=['web/app1', 'web/app*', '*/api2']))
+    assert kind == 'fail'
+    checks = by_name(result)
+    assert checks['server web/app1'] == dict(name='server web/app1', type='server', ok=True, detail='UP')
+    assert checks['server */api2']['ok'] is True
+    assert checks['server web/app*']['detail'] == '1 of 3 server(s) not UP: web/app3 DOWN [L4CON]'
+    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/nope', 'bad'], wait_timeout=60))
+    assert kind == 'fail' and result['attempts'] == 1
+    failed = by_name(dict(checks=result['failed_checks']))
+    assert failed['server web/nope']['detail'].startswith('no server matches "web/nope"')
+    assert 'is not "backend/server"' in failed['server bad']['detail']
+
+
+def test_waits_until_servers_come_up(fake, fake_socket, sock_path, run_module, no_sleep):
+    app3 = fake.get('web', 'app3')
+    no_sleep.append(lambda: setattr(app3, 'healthy', True))
+    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=10,
+                                                wait_interval=1))
+    assert kind == 'exit', result
+    assert result['attempts'] == 2
+    assert result['elapsed'] == 1.0
+
+
+def test_times_out_with_the_list(fake, fake_socket, sock_path, run_module, no_sleep):
+    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3', 'web/app1'],
+                                                wait_timeout=5, wait_interval=2))
+    assert kind == 'fail'
+    assert result['attempts'] == 4     # t=0, 2, 4, 5
+    assert result['elapsed'] == 5.0
+    assert result['msg'].startswith('Health gate timed out after 5.0s, 1 of 2 check(s) did not hold: '
+                                    'server web/app3: 1 of 1 server(s) not UP')
+    assert [c['name'] for c in result['failed_checks']] == ['server web/app3']
+
+
+def test_socket_error_is_waited_for(fake, fake_socket, sock_path, run_module, no_sleep, tmp_path):
+    missing = str(tmp_path / 'nope.sock')
+    kind, result = run_module(health_gate, dict(socket=missing, backends=['web'], wait_timeout=4, wait_interval=2))
+    assert kind == 'fail'
+    assert result['attempts'] == 3
+    assert result['failed_checks'][0]['detail'].startswith('cannot read HAProxy: unix socket %s: no such file' % missing)
+
+
+def test_check_mode_evaluates_once(fake, fake_socket, sock_path, run_module, no_sleep):
+    before = fake.state_of()
+    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=60),
+                              check_mode=True)
+    assert kind == 'fail' and result['attempts'] == 1 and result['changed'] is False
+    assert 'in check mode' in result['msg']
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web']), check_mode=True)
+    assert kind == 'exit' and result['changed'] is False and result['attempts'] == 1
+    assert fake.state_of() == before
+    assert [c for c in fake.log if not c.startswith('show ')] == []
+
+
+# -- Prometheus ----------------------------------------------------------------------------------------
+
+def test_prometheus_jobs_and_alerts(http, run_module):
+    http.alerts = [alert('HAProxyBackendServerDown', severity='warning'),
+                   alert('HAProxyDown', state='pending', severity='critical')]
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM + '/', prometheus_username='prometheus',
+                                                prometheus_password='s3cret', jobs=['haproxy', 'node'],
+                                                alerts=[{'severity': 'critical'}]))
+    assert kind == 'exit', result
+    checks = by_name(result)
+    assert checks['job node']['detail'] == '2 of 2 target(s) up'
+    assert checks['alerts severity=critical'] == dict(
+        name='alerts severity=critical', type='alerts', ok=True,
+        detail='no matching alert firing (2 alert(s) in total)')
+    urls = [u for u, dummy in http.calls]
+    assert urls == [PROM + '/api/v1/targets?state=active', PROM + '/api/v1/alerts']
+    kwargs = http.calls[0][1]
+    assert kwargs['url_username'] == 'prometheus' and kwargs['url_password'] == 's3cret'
+    assert kwargs['force_basic_auth'] is True and kwargs['validate_certs'] is True
+    assert 's3cret' not in json.dumps(result)
+
+
+def test_target_down_and_missing_job(http, run_module):
+    http.targets.append(target('node', 'app2:9100', health='down', error='connection refused'))
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node', 'alertmanager'],
+                                                wait_timeout=0))
+    assert kind == 'fail'
+    checks = by_name(result)
+    assert checks['job node']['detail'] == '2 of 3 target(s) up; app2:9100 down (connection refused)'
+    assert checks['job alertmanager']['detail'] == \
+        'Prometheus has no active target for job "alertmanager" (jobs: haproxy, node, prometheus)'
+
+
+def test_firing_alert_fails_and_pending_optional(http, run_module):
+    http.alerts = [alert('HAProxyDown', severity='critical', host='lb1'),
+                   alert('Other', state='pending', severity='page')]
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, wait_timeout=0,
+                                                alerts=[{'severity': 'critical'}, {'severity': ['page', 'x']}]))
+    assert kind == 'fail'
+    checks = by_name(result)
+    assert checks['alerts severity=critical']['detail'] == \
+        '1 alert(s) firing: HAProxyDown{host=lb1} firing since 2026-01-01T00:00:00Z'
+    assert checks['alerts severity=page|x']['ok'] is True
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, wait_timeout=0, include_pending=True,
+                                                alerts=[{'severity': ['page']}]))
+    assert kind == 'fail'
+    assert result['failed_checks'][0]['detail'].startswith('1 alert(s) firing or pending: Other{} pending')
+
+
+@pytest.mark.parametrize('answer, reason', [
+    (Response(401, b'Unauthorized\n'), 'answered 401 Unauthorized: wrong prometheus_username/prometheus_password'),
+    (Response(403, b'no'), 'answered 403 Forbidden'),
+    (Response(200, b'<html>grafana</html>'), 'did not answer JSON'),
+    (Response(200, {'status': 'error', 'error': 'x'}), 'did not answer a Prometheus API document'),
+])
+def test_permanent_prometheus_errors_fail_at_once(http, run_module, no_sleep, answer, reason):
+    http.override['/api/'] = answer
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, prometheus_username='prometheus',
+                                                prometheus_password='bad', jobs=['node'],
+                                                alerts=[{'severity': 'critical'}], wait_timeout=300))
+    assert kind == 'fail'
+    assert result['attempts'] == 1
+    assert reason in result['failed_checks'][0]['detail']
+    assert [c['name'] for c in result['failed_checks']] == ['job node', 'alerts severity=critical']
+    assert 'bad' not in json.dumps(result).replace('"bad', '')
+
+
+def test_401_without_credentials_says_so(http, run_module):
+    http.override['/api/'] = Response(401, b'Unauthorized')
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node']))
+    assert kind == 'fail'
+    assert 'it requires basic auth, set prometheus_username and prometheus_password' in result['msg']
+
+
+def test_wrong_url_is_404(http, run_module):
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM + '/grafana', jobs=['node']))
+    assert kind == 'fail' and result['attempts'] == 1
+    assert 'no Prometheus API at %s/grafana' % PROM in result['msg']
+
+
+def test_unreachable_prometheus_is_waited_for(http, run_module, no_sleep):
+    http.override['/api/'] = urllib.error.URLError(ConnectionRefusedError(111, 'Connection refused'))
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node'], wait_timeout=3,
+                                                wait_interval=1))
+    assert kind == 'fail'
+    assert result['attempts'] == 4
+    assert result['failed_checks'][0]['detail'] == \
+        'cannot reach %s/api/v1/targets?state=active: [Errno 111] Connection refused' % PROM
+    assert 'timed out after 3.0s' in result['msg']
+
+
+def test_prometheus_starting_then_ready(http, run_module, no_sleep):
+    answers = [Response(503, b'Service Unavailable'), socket.timeout('timed out')]
+
+    def flaky(url):
+        return answers.pop(0) if answers else Response(200, {'status': 'success',
+                                                             'data': {'activeTargets': GOOD_TARGETS}})
+    http.override['/api/v1/targets'] = flaky
+    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['prometheus'], wait_timeout=30))
+    assert kind == 'exit', result
+    assert result['attempts'] == 3
+
+
+def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_module):
+    http.override['/health'] = Response(503, b'{"status": "down"}')
+    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['api'], prometheus_url=PROM,
+                                                jobs=['haproxy'], alerts=[{}],
+                                                urls=['http://app1:8000/health'], wait_timeout=0))
+    assert kind == 'fail'
+    assert [c['name'] for c in result['checks']] == ['backend api', 'job haproxy', 'alerts (any)',
+                                                     'url http://app1:8000/health']
+    assert result['failed_checks'] == [dict(name='url http://app1:8000/health', type='url', ok=False,
+                                            detail='HTTP 503: {"status": "down"}')]
+
+
+def test_url_ok(http, run_module):
+    kind, result = run_module(health_gate, dict(urls=['http://127.0.0.1:8000/health'], validate_certs=False,
+                                                ca_path='/tmp/ca.pem'))
+    assert kind == 'exit'
+    assert result['checks'][0]['detail'] == 'HTTP 200'
+    kwargs = http.calls[0][1]
+    assert kwargs['validate_certs'] is False and kwargs['ca_path'] == '/tmp/ca.pem'
+    assert 'url_username' not in kwargs
+
+
+# -- arguments -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args, message', [
+    (dict(backends=['web'], min_up='lots'), 'min_up must be an integer >= 0 or a percentage'),
+    (dict(backends=['web'], min_up='150%'), 'min_up 150% is more than 100%'),
+    (dict(backends=[{'name': 'web', 'min': 2}]), 'backends[0]: unknown key(s) min'),
+    (dict(backends=[['web']]), 'backends[0]: expected a backend name or a dictionary'),
+    (dict(jobs=['node']), 'jobs and alerts need prometheus_url'),
+    (dict(), 'nothing to check'),
+    (dict(urls=['http://x/'], wait_interval=0), 'wait_interval and request_timeout > 0'),
+])
+def test_bad_arguments(run_module, args, message):
+    kind, result = run_module(health_gate, args)
+    assert kind == 'fail'
+    assert message in result['msg']
+    assert result['attempts'] == 0
+
+
+def test_needed():
+    assert _health.needed((50, True), 3) == 2
+    assert _health.needed((50, True), 0) == 0
+    assert _health.needed((1, True), 10) == 1
+    assert _health.needed((2, False), 1) == 2

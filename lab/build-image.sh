@@ -5,6 +5,8 @@ IMAGE=${LAB_IMAGE:-localhost/acgs-lab-debian12:latest}
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF="$here/containers.conf"
 
+command -v podman >/dev/null \
+  || { echo "ERROR: podman is not installed: run 'make deps' as root (it runs apt-get install podman runc), then 'make lab'" >&2; exit 1; }
 if podman image exists "$IMAGE"; then
   echo "lab image $IMAGE already built"
   exit 0
@@ -19,7 +21,8 @@ echo "building $IMAGE with debootstrap (a few minutes, once)"
 if ! debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,dbus,python3,python3-apt,openssh-server,ca-certificates,iproute2,procps,curl,socat,gnupg,logrotate,cron \
     bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1; then
-  echo "ERROR: debootstrap failed (log below): check the network to Debian's mirror and disk space" >&2
+  echo "ERROR: debootstrap failed (last lines below, full log: $root.log): check that this runs as root," \
+       "that http://deb.debian.org/debian is reachable and that /var/tmp has ~500 MB free; then 'make lab' again" >&2
   tail -20 "$root.log" >&2
   exit 1
 fi
@@ -38,5 +41,6 @@ done
 printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n' >"$root/etc/ssh/sshd_config.d/lab.conf"
 echo 'APT::Install-Recommends "false";' >"$root/etc/apt/apt.conf.d/90norecommends"
 chroot "$root" apt-get clean
-tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - "$IMAGE" >/dev/null
+tar -C "$root" -c . | podman import --change 'CMD ["/sbin/init"]' --change 'STOPSIGNAL SIGRTMIN+3' - "$IMAGE" >/dev/null \
+  || { echo "ERROR: podman import of $IMAGE failed (podman's error above): check free space for podman's storage (df -h /var/lib/containers) and that this runs as root; then 'make lab' again" >&2; exit 1; }
 echo "built $IMAGE"

@@ -17,13 +17,16 @@ HOSTS=${LAB_HOSTS:-"lb1 mon1 app1 app2"}
 STATE="$here/.state/$LAB"
 
 die() { echo "ERROR: $*" >&2; exit 1; }
+# The lab needs rootful podman (privileged containers, systemd as PID 1).
+rootful() { [ "$(id -u)" = 0 ] || echo " The lab needs rootful podman: run it as root."; }
 
-command -v podman >/dev/null || die "podman is not installed: run 'make deps' (apt-get install podman runc)"
+command -v podman >/dev/null \
+  || die "podman is not installed: run 'make deps' as root (it runs apt-get install podman runc), then 'make lab'.$(rootful)"
 
 up() {
-  podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image'"
+  podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image' (or lab/build-image.sh), then 'make lab'."
   podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null \
-    || die "cannot create podman network $NETWORK"
+    || die "cannot create podman network $NETWORK (podman's error above): 'podman network ls' shows the networks; on a subnet clash remove the stale one or use another lab name (ACGS_LAB=<name> make lab).$(rootful)"
   for host in $HOSTS; do
     name="$LAB-$host"
     if podman container exists "$name"; then
@@ -35,7 +38,7 @@ up() {
     podman run -d --name "$name" --hostname "$host" --network "$NETWORK" \
       --privileged --systemd=always --label "acgs-lab=$LAB" \
       --tmpfs /tmp --tmpfs /run --tmpfs /run/lock \
-      "$IMAGE" >/dev/null || die "cannot start container $name (see 'podman logs $name')"
+      "$IMAGE" >/dev/null || die "cannot start container $name (podman's error above; 'podman logs $name'). A broken leftover: 'ACGS_LAB=$LAB lab/lab.sh down', then 'make lab'.$(rootful)"
   done
   mkdir -p "$STATE"
   [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$LAB" -f "$STATE/id_ed25519"
@@ -47,7 +50,7 @@ up() {
       case "$state" in running|degraded) break ;; esac
       sleep 0.5
     done
-    case "$state" in running|degraded) ;; *) die "systemd in $name did not boot (state: ${state:-none}); see 'podman logs $name'" ;; esac
+    case "$state" in running|degraded) ;; *) die "systemd in $name did not boot (state: ${state:-none}); see 'podman logs $name', then 'ACGS_LAB=$LAB lab/lab.sh down' and 'make lab'" ;; esac
     podman exec -i "$name" sh -c 'mkdir -p -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys' <"$STATE/id_ed25519.pub"
   done
   status | awk 'BEGIN { printf "{" } { printf "%s\"%s\": \"%s\"", (NR > 1 ? ", " : ""), $1, $3 } END { print "}" }' >"$STATE/addresses.json"

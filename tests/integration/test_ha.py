@@ -1,0 +1,382 @@
+"""HA topology drills against the HA lab (inventories/lab-ha), run by tests/ha.sh.
+
+    ACGS_LAB=acgs-ha LAB_HOSTS="lb1 lb2 mon1 mon2 central1 app1 app2" lab/lab.sh up
+    ACGS_LAB=acgs-ha .venv/bin/ansible-playbook site.yml -i inventories/lab-ha
+    ACGS_LAB=acgs-ha .venv/bin/pytest -q tests/integration/test_ha.py
+
+The figures (failover time, failed requests, alert deliveries, restart and central store checks) go
+to tests/output/ha.json and are printed at the end. Traffic goes only to the lab's addresses; every
+request loop is bounded in count and time. The lab's name is ACGS_LAB, which must start with acgs-ha
+(tests/ha.sh sets it); with any other lab (`make test-integration` on acgs-lab or acgs-ci) the module is
+skipped. The fixture here does not use conftest.py's Lab, which reads inventories/lab.
+"""
+import base64
+import http.client
+import ipaddress
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_NAME = os.environ.get("ACGS_LAB", "acgs-ha")
+if not LAB_NAME.startswith("acgs-ha"):
+    pytest.skip("HA drills need the HA lab (ACGS_LAB=acgs-ha...): run tests/ha.sh", allow_module_level=True)
+STATE_DIR = ROOT / "lab" / ".state" / LAB_NAME
+OUTPUT = ROOT / "tests" / "output" / "ha.json"
+HOSTS = ["lb1", "lb2", "mon1", "mon2", "central1", "app1", "app2"]
+ALERTMANAGERS = ["mon1", "mon2", "central1"]
+PROMETHEUS = ["mon1", "mon2"]
+SINK = "central1"
+VRRP_INTERFACE = "eth0"
+
+
+class HaLab:
+    def __init__(self):
+        addresses = STATE_DIR / "addresses.json"
+        if not addresses.exists():
+            pytest.fail("HA lab %s is not up: run tests/ha.sh (or ACGS_LAB=%s LAB_HOSTS=\"%s\" lab/lab.sh up and "
+                        "converge site.yml -i inventories/lab-ha)" % (LAB_NAME, LAB_NAME, " ".join(HOSTS)))
+        self.addresses = json.loads(addresses.read_text())
+        missing = [h for h in HOSTS if h not in self.addresses]
+        if missing:
+            pytest.fail("lab %s lacks hosts %s: it is not the HA lab" % (LAB_NAME, missing))
+        self.env = dict(os.environ, ACGS_LAB=LAB_NAME, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
+        self.vip = self._vip()
+        self.results = {"lab": LAB_NAME, "vip": self.vip}
+
+    def _vip(self):
+        """Same rule as inventories/lab-ha/group_vars/keepalived.yml: ACGS_HA_VIP, else .250 of the lab's /24."""
+        if os.environ.get("ACGS_HA_VIP"):
+            return os.environ["ACGS_HA_VIP"]
+        out = subprocess.run(["podman", "network", "inspect", LAB_NAME + "-net"], capture_output=True, text=True,
+                             timeout=30, env=self.env, check=True).stdout
+        subnet = ipaddress.ip_network(json.loads(out)[0]["subnets"][0]["subnet"])
+        return str(list(subnet.hosts())[0] + 249)  # x.y.z.1 + 249 = x.y.z.250
+
+    def addr(self, host):
+        return self.addresses[host]
+
+    def run(self, host, command, check=True, timeout=60):
+        result = subprocess.run(["podman", "exec", "%s-%s" % (LAB_NAME, host), "sh", "-c", command],
+                                capture_output=True, text=True, timeout=timeout, env=self.env)
+        if check and result.returncode != 0:
+            raise AssertionError("%s on %s failed (%d): %s%s" % (command, host, result.returncode,
+                                                                 result.stdout, result.stderr))
+        return result
+
+    def secret(self, name):
+        return (STATE_DIR / ("%s.secret" % name)).read_text().split()[0]
+
+    def holds_vip(self, host):
+        out = self.run(host, "ip -o -4 addr show dev %s" % VRRP_INTERFACE, check=False).stdout
+        return (" %s/" % self.vip) in out
+
+    def vip_holders(self):
+        return [h for h in ("lb1", "lb2") if self.holds_vip(h)]
+
+    def http(self, url, user=None, password=None, data=None, method=None, timeout=10):
+        request = urllib.request.Request(url, method=method, data=None if data is None else json.dumps(data).encode(),
+                                         headers={"Content-Type": "application/json"})
+        if user:
+            token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+            request.add_header("Authorization", "Basic " + token)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+            return json.loads(body) if body else None
+
+    def prom(self, host, path, **params):
+        url = "http://%s:9090%s" % (self.addr(host), path)
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        return self.http(url, "prometheus", self.secret("prometheus_web"))
+
+    def am(self, host, path, data=None, method=None, timeout=10):
+        return self.http("http://%s:9093%s" % (self.addr(host), path), "alertmanager", self.secret("alertmanager_web"),
+                         data=data, method=method, timeout=timeout)
+
+    def ready(self, host):
+        """Prometheus's /-/ready answers 200 (plain text) once the TSDB is open."""
+        token = base64.b64encode(("prometheus:%s" % self.secret("prometheus_web")).encode()).decode()
+        request = urllib.request.Request("http://%s:9090/-/ready" % self.addr(host),
+                                         headers={"Authorization": "Basic " + token})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status == 200
+
+    def sink(self, method="GET"):
+        return self.http("http://%s:9095/_received" % self.addr(SINK), method=method)
+
+
+def wait_for(predicate, timeout, interval=0.5, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+@pytest.fixture(scope="module")
+def ha():
+    lab = HaLab()
+    yield lab
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(lab.results, indent=2, sort_keys=True) + "\n")
+    print("\nHA figures (%s):\n%s" % (OUTPUT.relative_to(ROOT), json.dumps(lab.results, indent=2, sort_keys=True)))
+
+
+# --- Prometheus pair and the central store ---------------------------------------------------
+
+def test_both_prometheus_scrape_the_same_targets(ha):
+    targets = {}
+    for host in PROMETHEUS:
+        active = ha.prom(host, "/api/v1/targets", state="active")["data"]["activeTargets"]
+        targets[host] = sorted("%s/%s" % (t["labels"]["job"], t["labels"]["instance"]) for t in active)
+        # Every Prometheus sends to every Alertmanager.
+        ams = ha.prom(host, "/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
+        assert sorted(a["url"] for a in ams) == sorted(
+            "http://%s:9093/api/v2/alerts" % ha.addr(h) for h in ALERTMANAGERS), ams
+    assert targets["mon1"] == targets["mon2"]
+    assert {"haproxy/lb1:9101", "haproxy/lb2:9101"} <= set(targets["mon1"])
+    ha.results["prometheus_targets_each"] = len(targets["mon1"])
+    ha.results["prometheus_alertmanagers_each"] = len(ALERTMANAGERS)
+
+
+def test_central_store_has_the_load_balancers_series(ha):
+    """mon1 and mon2 remote-write to central1 (which scrapes no load balancer itself)."""
+    query = 'count by (host, replica) ({__name__=~"haproxy_[^:]+", job="haproxy"})'
+
+    def series():
+        result = ha.prom("central1", "/api/v1/query", query=query)["data"]["result"]
+        found = {(r["metric"].get("host"), r["metric"].get("replica")): int(r["value"][1]) for r in result}
+        wanted = {(lb, mon) for lb in ("lb1", "lb2") for mon in PROMETHEUS}
+        return found if wanted <= set(found) else None
+    found = wait_for(series, 90, interval=3, what="haproxy_* of lb1 and lb2 from mon1 and mon2 on central1")
+    # central1 scrapes no load balancer: every haproxy series there came through remote write.
+    own = ha.prom("central1", "/api/v1/query", query='count({__name__=~"haproxy_[^:]+", job="haproxy", replica=""})')["data"]["result"]
+    assert not own, own
+    ha.results["central_store"] = {"%s via %s" % key: count for key, count in sorted(found.items())}
+
+
+# --- Alertmanager cluster ------------------------------------------------------------------
+
+def _deliveries(ha, instance):
+    """Firing notifications the sink received that carry our alert."""
+    count = 0
+    for item in ha.sink():
+        body = item.get("body") or {}
+        if body.get("status") != "firing":
+            continue
+        if any(a.get("labels", {}).get("instance") == instance for a in body.get("alerts", [])):
+            count += 1
+    return count
+
+
+def _send_alert_everywhere(ha, instance, ends_in=3600):
+    """What Prometheus does: the same alert to every Alertmanager. Returns how many accepted it."""
+    now = time.time()
+    alert = [{"labels": {"alertname": "HADrillAlert", "severity": "critical", "instance": instance},
+              "annotations": {"summary": "HA drill test alert"},
+              "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+              "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + ends_in))}]
+    accepted = 0
+    for host in ALERTMANAGERS:
+        try:
+            ha.am(host, "/api/v2/alerts", data=alert, method="POST", timeout=5)
+            accepted += 1
+        except (OSError, urllib.error.URLError):
+            pass
+    return accepted
+
+
+def _count_once(ha, instance, settle):
+    """Wait for the first delivery, then `settle` seconds more (past the peers' 15 s notify offsets)."""
+    start = time.monotonic()
+    wait_for(lambda: _deliveries(ha, instance) >= 1, 90, interval=1, what="the alert at the webhook sink")
+    first = time.monotonic() - start
+    time.sleep(settle)
+    return _deliveries(ha, instance), first
+
+
+def _cluster_ready(ha, host, peers):
+    status = ha.am(host, "/api/v2/status", timeout=5)["cluster"]
+    return status["status"] == "ready" and len(status.get("peers", [])) == peers
+
+
+def test_alert_reaches_the_webhook_once(ha):
+    for host in ALERTMANAGERS:
+        wait_for(lambda h=host: _cluster_ready(ha, h, 3), 60, what="a ready 3-peer cluster on %s" % host)
+    ha.sink("DELETE")
+    instance = "ha-drill-%s" % uuid.uuid4().hex[:8]
+    accepted = _send_alert_everywhere(ha, instance)
+    assert accepted == 3
+    count, first = _count_once(ha, instance, settle=35)
+    ha.results["alert_all_peers"] = {"sent_to": accepted, "deliveries": count, "first_delivery_s": round(first, 1)}
+    _send_alert_everywhere(ha, instance, ends_in=0)
+    assert count == 1
+
+
+def test_alert_delivered_once_with_one_peer_down(ha):
+    stopped = "mon1"
+    ha.run(stopped, "systemctl stop prometheus-alertmanager")
+    try:
+        instance = "ha-drill-%s" % uuid.uuid4().hex[:8]
+        accepted = _send_alert_everywhere(ha, instance)
+        assert accepted == 2
+        count, first = _count_once(ha, instance, settle=35)
+        ha.results["alert_one_peer_down"] = {"stopped": stopped, "sent_to": accepted, "deliveries": count,
+                                             "first_delivery_s": round(first, 1)}
+        _send_alert_everywhere(ha, instance, ends_in=0)
+        assert count == 1
+    finally:
+        ha.run(stopped, "systemctl start prometheus-alertmanager")
+        for host in ALERTMANAGERS:
+            wait_for(lambda h=host: _cluster_ready(ha, h, 3), 90, what="the 3-peer cluster again on %s" % host)
+
+
+# --- Prometheus restart ---------------------------------------------------------------------
+
+def test_prometheus_restart_keeps_earlier_samples(ha):
+    host = "mon1"
+    query = 'up{job="haproxy", host="lb1"}'
+    end = time.time() - 5
+    before = ha.prom(host, "/api/v1/query_range", query=query, start=end - 120, end=end, step=15)["data"]["result"]
+    assert before and len(before[0]["values"]) >= 3, before
+    # The raw samples too (not just range-query points): up to 2 minutes before the restart.
+    raw_before = ha.prom(host, "/api/v1/query", query=query + "[2m]", time=end)["data"]["result"][0]["values"]
+    started = time.monotonic()
+    ha.run(host, "systemctl restart prometheus")
+    wait_for(lambda: ha.ready(host), 90, interval=0.5, what="Prometheus ready on %s" % host)
+    ready = time.monotonic() - started
+    raw_after = ha.prom(host, "/api/v1/query", query=query + "[2m]", time=end)["data"]["result"][0]["values"]
+    after = ha.prom(host, "/api/v1/query_range", query=query, start=end - 120, end=end, step=15)["data"]["result"]
+    kept = sorted(set(map(tuple, raw_before)) & set(map(tuple, raw_after)))
+    ha.results["prometheus_restart"] = {"host": host, "ready_after_s": round(ready, 1),
+                                        "raw_samples_before": len(raw_before), "raw_samples_kept": len(kept),
+                                        "range_points_before": len(before[0]["values"]),
+                                        "range_points_after": len(after[0]["values"]) if after else 0}
+    assert len(kept) == len(raw_before)
+    assert after and after[0]["values"] == before[0]["values"]
+
+
+# --- VIP failover ---------------------------------------------------------------------------
+
+class RequestStream:
+    """GETs to the VIP every `interval` s from a thread, a new connection each; bounded in count and time."""
+
+    def __init__(self, vip, interval=0.05, timeout=1.0, max_requests=3000, max_seconds=120):
+        self.vip, self.interval, self.timeout = vip, interval, timeout
+        self.max_requests, self.max_seconds = max_requests, max_seconds
+        self.samples = []  # (monotonic time, ok)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        start = time.monotonic()
+        while (not self._stop.is_set() and len(self.samples) < self.max_requests
+               and time.monotonic() - start < self.max_seconds):
+            t = time.monotonic()
+            ok = False
+            try:
+                conn = http.client.HTTPConnection(self.vip, 80, timeout=self.timeout)
+                conn.request("GET", "/api/v1/auth/ha-drill", headers={"Connection": "close"})
+                ok = conn.getresponse().status == 200
+                conn.close()
+            except (OSError, http.client.HTTPException):
+                ok = False
+            self.samples.append((t, ok))
+            time.sleep(max(0.0, self.interval - (time.monotonic() - t)))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def failures_between(self, t0, t1):
+        return [t for t, ok in self.samples if t0 <= t <= t1 and not ok]
+
+    def outage(self, t0, t1):
+        """Seconds from t0 to the first success after the last failure in [t0, t1] (0 if none failed)."""
+        failed = self.failures_between(t0, t1)
+        if not failed:
+            return 0.0
+        later_ok = [t for t, ok in self.samples if t > failed[-1] and ok]
+        return round((later_ok[0] if later_ok else t1) - t0, 2)
+
+
+def _drill(ha, stream, stop_cmd, start_cmd, label):
+    """Break lb1 with stop_cmd, wait for the VIP on lb2, restore lb1 and wait for the VIP back."""
+    assert ha.vip_holders() == ["lb1"], "lb1 should hold the VIP before the drill: %s" % ha.vip_holders()
+    time.sleep(2)  # a baseline of successful requests
+    t0 = time.monotonic()
+    ha.run("lb1", stop_cmd)
+    wait_for(lambda: ha.vip_holders() == ["lb2"], 30, interval=0.2, what="the VIP on lb2 only")
+    t_vip = time.monotonic() - t0
+    # Enough successes after the move to know the service is back.
+    wait_for(lambda: len([1 for t, ok in stream.samples if t > t0 + t_vip and ok]) >= 20, 30, interval=0.2,
+             what="requests succeeding through lb2")
+    time.sleep(1)
+    t1 = time.monotonic()
+    failover = {"vip_moved_s": round(t_vip, 2), "failed_requests": len(stream.failures_between(t0, t1)),
+                "requests": len([1 for t, _ in stream.samples if t0 <= t <= t1]),
+                "outage_s": stream.outage(t0, t1)}
+    # Restore: lb1 has the higher priority and takes the VIP back (preemption).
+    t2 = time.monotonic()
+    ha.run("lb1", start_cmd)
+    wait_for(lambda: ha.vip_holders() == ["lb1"], 60, interval=0.2, what="the VIP back on lb1")
+    t_back = time.monotonic() - t2
+    wait_for(lambda: len([1 for t, ok in stream.samples if t > t2 + t_back and ok]) >= 20, 30, interval=0.2,
+             what="requests succeeding through lb1 again")
+    time.sleep(1)
+    t3 = time.monotonic()
+    failback = {"vip_back_s": round(t_back, 2), "failed_requests": len(stream.failures_between(t2, t3)),
+                "requests": len([1 for t, _ in stream.samples if t2 <= t <= t3]), "outage_s": stream.outage(t2, t3)}
+    ha.results["failover_" + label] = {"stop": stop_cmd, "failover": failover, "failback": failback}
+    return failover, failback
+
+
+def test_vip_answers_through_haproxy(ha):
+    wait_for(lambda: ha.vip_holders() == ["lb1"], 30, what="the VIP on lb1 (highest priority)")
+    conn = http.client.HTTPConnection(ha.vip, 80, timeout=5)
+    conn.request("GET", "/api/v1/auth/ha-drill")
+    response = conn.getresponse()
+    body = response.read().decode()
+    assert response.status == 200, body
+    ha.results["vip_answer"] = json.loads(body)
+
+
+def test_vip_moves_to_lb2_when_haproxy_stops_on_lb1(ha):
+    with RequestStream(ha.vip) as stream:
+        try:
+            failover, failback = _drill(ha, stream, "systemctl stop haproxy", "systemctl start haproxy", "haproxy_stopped")
+        finally:
+            ha.run("lb1", "systemctl start haproxy", check=False)
+    # The track script needs keepalived_check_fall (2) failed checks a second apart to release the VIP.
+    assert failover["vip_moved_s"] < 10, failover
+    assert failover["outage_s"] < 10, failover
+
+
+def test_vip_moves_to_lb2_when_keepalived_stops_on_lb1(ha):
+    with RequestStream(ha.vip) as stream:
+        try:
+            failover, failback = _drill(ha, stream, "systemctl stop keepalived", "systemctl start keepalived",
+                                        "keepalived_stopped")
+        finally:
+            ha.run("lb1", "systemctl start keepalived", check=False)
+    assert failover["vip_moved_s"] < 10, failover
+    assert failover["outage_s"] < 10, failover

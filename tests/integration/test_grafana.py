@@ -9,15 +9,37 @@ tests run too.
 
 ACGS_TEST_EXTRA_VARS=<file> adds `-e @<file>` to the playbook runs.
 """
+import importlib.util
 import json
 import os
+import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
 EXTRA = ["-e", "@" + os.environ["ACGS_TEST_EXTRA_VARS"]] if os.environ.get("ACGS_TEST_EXTRA_VARS") else []
 INSTALLED = os.environ.get("ACGS_GRAFANA_INSTALL", "").lower() in ("1", "true", "yes")
+DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
+# Everything the grafana role writes on mon1 (the bad-input test compares checksums).
+GRAFANA_FILES = ["/etc/grafana/grafana.ini", "/etc/grafana/provisioning/datasources/acgs-prometheus.yml",
+                 "/etc/grafana/provisioning/dashboards/acgs-haproxy.yml", DASHBOARDS_DIR + "/haproxy.json"]
+# Seed services behind lb1 (roles/demo_app defaults): /api/v1/<service>/ goes to <service>_backend.
+SERVICES = ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")
+
+
+def _local_dashboard_helpers():
+    """tests/local/test_dashboards.py: the same panel evaluation the local live test runs."""
+    path = Path(__file__).resolve().parents[1] / "local" / "test_dashboards.py"
+    spec = importlib.util.spec_from_file_location("_acgs_local_dashboards", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+dashboards = _local_dashboard_helpers()
 
 
 def read(lab, path):
@@ -80,3 +102,94 @@ def test_install_without_a_reachable_source_fails_clearly(lab):
 def test_grafana_serves_the_dashboard(lab):
     with urllib.request.urlopen("http://%s:3000/api/health" % lab.addr("mon1"), timeout=10) as response:
         assert json.loads(response.read())["database"] == "ok"
+
+
+def snapshot(lab):
+    """sha256 of every file in the dashboards directory and of the role's other files on mon1."""
+    out = lab.run("mon1", "sha256sum %s %s/*" % (" ".join(GRAFANA_FILES), DASHBOARDS_DIR)).stdout
+    return dict(line.split()[::-1] for line in out.splitlines())
+
+
+def test_dashboard_file_that_is_not_json_fails_before_any_change(lab, tmp_path):
+    good = tmp_path / "team-overview.json"
+    good.write_text(json.dumps({"title": "Team overview", "panels": []}))
+    bad = tmp_path / "broken-board.json"
+    bad.write_text('{"title": "broken", "panels": [\n')
+    before = snapshot(lab)
+    extra = tmp_path / "bad.json"
+    extra.write_text(json.dumps({"grafana_dashboard_files": [str(good), str(bad)]}))
+    result = lab.playbook("playbooks/monitoring_alerting.yml", "--tags", "grafana", *EXTRA, "-e", "@%s" % extra,
+                          check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, "the playbook accepted a dashboard file that is not JSON"
+    message = next((line for line in output.splitlines() if "grafana_dashboard_files: " in line), "")
+    assert "grafana_dashboard_files: %s is not JSON" % bad in message, output[-3000:]
+    assert str(good) not in message, "the valid file was reported as bad: %s" % message
+    assert "changed:" not in output, output[-3000:]
+    after = snapshot(lab)
+    assert after == before, "files changed on mon1 on a failed run: %s" % sorted(
+        set(after.items()) ^ set(before.items()))
+    assert DASHBOARDS_DIR + "/team-overview.json" not in after
+
+
+def test_dashboard_files_are_copied_next_to_the_builtin_one(lab, tmp_path):
+    board = {"title": "ACGS integration test board", "uid": "acgs-it-board", "panels": [], "schemaVersion": 36}
+    path = tmp_path / "acgs-it-board.json"
+    path.write_text(json.dumps(board, indent=1))
+    extra = tmp_path / "files.json"
+    extra.write_text(json.dumps({"grafana_dashboard_files": [str(path)]}))
+    target = DASHBOARDS_DIR + "/acgs-it-board.json"
+    try:
+        lab.playbook("playbooks/monitoring_alerting.yml", "--tags", "grafana", *EXTRA, "-e", "@%s" % extra)
+        assert json.loads(read(lab, target)) == board
+        assert lab.run("mon1", "stat -c %a " + target).stdout.strip() == "644"
+        # Same directory as the built-in dashboard, so the same provider serves it.
+        provider = yaml.safe_load(read(lab, "/etc/grafana/provisioning/dashboards/acgs-haproxy.yml"))["providers"][0]
+        assert provider["options"]["path"] == DASHBOARDS_DIR
+    finally:
+        # The inventory's grafana_dashboard_files is empty: leave mon1 as it converges.
+        lab.run("mon1", "rm -f " + target, check=False)
+
+
+def send_traffic(lab, rounds=20):
+    """GET every service through lb1 (plus a 404); returns {path: HTTP status counts}."""
+    counts = {}
+    for _ in range(rounds):
+        for path in ["/api/v1/%s/dashboard-test" % s for s in SERVICES] + ["/no-such-route"]:
+            try:
+                with urllib.request.urlopen("http://%s%s" % (lab.addr("lb1"), path), timeout=5) as response:
+                    code = response.status
+            except urllib.error.HTTPError as error:
+                code = error.code
+            counts.setdefault(path, {}).setdefault(code, 0)
+            counts[path][code] += 1
+    return counts
+
+
+def test_every_panel_query_returns_data_on_the_lab_prometheus(lab):
+    """The deployed dashboard's variables and panel queries, evaluated on mon1's Prometheus after traffic."""
+    url = "http://%s:9090" % lab.addr("mon1")
+    auth = ("prometheus", lab.secret("prometheus_web"))
+    counts = send_traffic(lab)
+    for service in SERVICES:
+        assert counts["/api/v1/%s/dashboard-test" % service].get(200), counts
+    # Let Prometheus scrape lb1 after the traffic (scrape interval from its running config).
+    config = yaml.safe_load(json.loads(dashboards.http(url + "/api/v1/status/config", auth=auth)[1])["data"]["yaml"])
+    interval = dashboards_duration(config["global"]["scrape_interval"])
+    time.sleep(interval + 2)
+    board = json.loads(read(lab, DASHBOARDS_DIR + "/haproxy.json"))
+    # What Grafana substitutes for its interval variables at this scrape interval
+    # ($__rate_interval is at least four scrape intervals).
+    builtins = {"$__rate_interval": "%ds" % (4 * interval), "$__interval": "%ds" % interval, "$__range": "5m"}
+    failures = dashboards.evaluate_dashboard(url, board, "lb1:9101", builtins=builtins, auth=auth)
+    assert not failures, "\n".join(failures)
+    assert len(dashboards.expressions(board)) >= 8
+
+
+def dashboards_duration(text):
+    """Seconds of a simple Prometheus duration such as 15s or 1m."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[:-len(unit)].isdigit():
+            return int(text[:-len(unit)]) * units[unit]
+    raise AssertionError("unexpected duration %r" % text)

@@ -8,6 +8,7 @@ installed, and /usr/bin/prometheus scraping them every second. It sends traffic 
 HAProxy, waits for a few scrapes, then evaluates every template variable query and every
 panel expression through Prometheus' HTTP API, failing on an error or an empty result.
 """
+import base64
 import json
 import os
 import re
@@ -142,8 +143,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(url, data=None, timeout=5):
-    with urllib.request.urlopen(url, data=data, timeout=timeout) as response:
+def http(url, data=None, timeout=5, auth=None):
+    request = urllib.request.Request(url, data=data)
+    if auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode())
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, response.read()
 
 
@@ -258,20 +262,20 @@ def live_prometheus(tmp_path_factory):
                 process.kill()
 
 
-def query(url, expr):
-    status, body = http(url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+def query(url, expr, auth=None):
+    status, body = http(url + "/api/v1/query?" + urllib.parse.urlencode({"query": expr}), auth=auth)
     answer = json.loads(body)
     assert answer["status"] == "success", (expr, answer)
     return answer["data"]["result"]
 
 
-def label_values(url, definition):
+def label_values(url, definition, auth=None):
     """Evaluate Grafana's label_values(selector, label) through /api/v1/series."""
     match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", definition)
     assert match, definition
     selector, label = match.groups()
     params = urllib.parse.urlencode({"match[]": selector, "start": time.time() - 300})
-    answer = json.loads(http(url + "/api/v1/series?" + params)[1])
+    answer = json.loads(http(url + "/api/v1/series?" + params, auth=auth)[1])
     assert answer["status"] == "success", (definition, answer)
     return sorted({s[label] for s in answer["data"] if label in s})
 
@@ -282,23 +286,24 @@ def substitute(text, values):
     return text
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_every_panel_query_returns_data(rendered, live_prometheus, mode):
-    url, instances = live_prometheus
-    if instances[mode] is None:
-        pytest.skip("NOT RUN: %s is not installed (apt-get install prometheus-haproxy-exporter, or set "
-                    "HAPROXY_EXPORTER_BIN): the standalone dashboard's queries were not evaluated" % STANDALONE_EXPORTER)
-    board = dashboard(rendered, mode)
-    values = dict(BUILTINS)
+def evaluate_dashboard(url, board, instance, builtins=None, auth=None):
+    """Evaluate every template variable and panel query of `board` against the Prometheus at `url`.
+
+    Variables get every value they have (as Grafana's "All"), but `instance` is pinned to the
+    given exporter instance, which must be among the values. Returns the failures (query
+    errors and empty results), one line each; also used by tests/integration/test_grafana.py
+    against the lab's Prometheus.
+    """
+    values = dict(BUILTINS if builtins is None else builtins)
     for variable in board["templating"]["list"]:
         if variable["type"] != "query":
             continue
         definition = substitute(variable["query"]["query"], values)
-        found = label_values(url, definition)
+        found = label_values(url, definition, auth=auth)
         assert found, "template variable %s (%s) has no values" % (variable["name"], definition)
         if variable["name"] == "instance":
-            assert instances[mode] in found, (found, instances)
-            found = [instances[mode]]  # the other exporter's instance is not this dashboard's
+            assert instance in found, (found, instance)
+            found = [instance]  # another exporter's instance is not this dashboard's
         # As Grafana formats a multi-value variable for Prometheus: regex-escaped, and the
         # backslashes doubled for PromQL's double-quoted strings.
         values["$" + variable["name"]] = "(%s)" % "|".join(re.escape(v).replace("\\", "\\\\") for v in found)
@@ -307,10 +312,20 @@ def test_every_panel_query_returns_data(rendered, live_prometheus, mode):
         concrete = substitute(expr, values)
         assert "$" not in concrete, "unsubstituted variable in %r" % concrete
         try:
-            result = query(url, concrete)
+            result = query(url, concrete, auth=auth)
         except (AssertionError, urllib.error.HTTPError) as error:
             failures.append("%s: %s: error %s" % (title, concrete, getattr(error, "read", lambda: error)()))
             continue
         if not result:
             failures.append("%s: %s: empty result" % (title, concrete))
+    return failures
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_panel_query_returns_data(rendered, live_prometheus, mode):
+    url, instances = live_prometheus
+    if instances[mode] is None:
+        pytest.skip("NOT RUN: %s is not installed (apt-get install prometheus-haproxy-exporter, or set "
+                    "HAPROXY_EXPORTER_BIN): the standalone dashboard's queries were not evaluated" % STANDALONE_EXPORTER)
+    failures = evaluate_dashboard(url, dashboard(rendered, mode), instances[mode])
     assert not failures, "\n".join(failures)

@@ -1,9 +1,8 @@
 """Prometheus on the lab (playbooks/monitoring_prometheus.yml).
 
-Needs a converged lab: site.yml, then playbooks/monitoring_prometheus.yml. The haproxy
-target is only required up when playbooks/haproxy.yml has run (the exporter answers on
-lb1:9101), the alertmanager target when Alertmanager runs on mon1; otherwise those
-targets are checked as configured and the test says why it skips their health.
+Needs a converged lab (site.yml: `make lab`). Every target must be up, HAProxy's exporter
+on lb1:9101 and Alertmanager on mon1:9093 included: inside the suite a missing one is a
+failure that names the playbook that brings it, not a skip.
 """
 import base64
 import json
@@ -34,6 +33,10 @@ def get(url, auth=None, timeout=10):
 @pytest.fixture(scope="module")
 def prom(lab):
     base = "http://%s:9090" % lab.addr(PROM_HOST)
+    secret = lab.state_dir / "prometheus_web.secret"
+    if not secret.exists():
+        pytest.fail("no Prometheus credentials for lab %s (%s is missing): converge it with `ACGS_LAB=%s make lab`"
+                    % (lab.name, secret, lab.name))
     auth = ("prometheus", lab.secret("prometheus_web"))
 
     def api(path):
@@ -52,6 +55,12 @@ def port_open(lab, host, port):
         return True
     except OSError:
         return False
+
+
+def require_port(lab, host, port, what):
+    """Fail when nothing listens there: the suite runs on a converged lab."""
+    if not port_open(lab, host, port):
+        pytest.fail("nothing listens on %s:%d: %s is missing from the lab %s" % (host, port, what, lab.name))
 
 
 def test_requires_basic_auth(prom):
@@ -83,17 +92,10 @@ def wait_targets(prom, predicate, timeout=60):
 def test_jobs_scrape_inventory_targets(lab, prom):
     expected = {("node", "%s:9100" % h) for h in ("lb1", "mon1", "app1", "app2")}
     expected |= {("haproxy", "lb1:9101"), ("prometheus", "mon1:9090"), ("alertmanager", "mon1:9093")}
-    # Targets whose service runs must be up; the others need another playbook.
-    required_up = {key for key in expected if key[0] in ("node", "prometheus")}
-    skipped = []
-    if port_open(lab, "lb1", 9101):
-        required_up.add(("haproxy", "lb1:9101"))
-    else:
-        skipped.append("haproxy (nothing listens on lb1:9101: run playbooks/haproxy.yml)")
-    if port_open(lab, "mon1", 9093):
-        required_up.add(("alertmanager", "mon1:9093"))
-    else:
-        skipped.append("alertmanager (nothing listens on mon1:9093: run playbooks/monitoring_alerting.yml)")
+    # Every target must be up in a converged lab; say which playbook a missing service needs.
+    required_up = set(expected)
+    require_port(lab, "lb1", 9101, "HAProxy's exporter (run playbooks/haproxy.yml)")
+    require_port(lab, "mon1", 9093, "Alertmanager (run playbooks/monitoring_alerting.yml)")
 
     def all_up(targets):
         health = {(t["labels"]["job"], t["labels"]["instance"]): t["health"] for t in targets}
@@ -108,8 +110,6 @@ def test_jobs_scrape_inventory_targets(lab, prom):
         if job in JOBS:
             assert target["labels"]["host"] == instance.split(":")[0]
             assert target["scrapeUrl"].endswith(":%d/metrics" % JOBS[job])
-    if skipped:
-        pytest.skip("configured, but not checked up: " + "; ".join(skipped))
 
 
 def test_alerting_goes_to_every_alertmanager(lab, prom):
@@ -129,8 +129,7 @@ def test_rules_loaded(prom):
 
 
 def test_haproxy_metrics_match_the_exporter_mode(lab, prom):
-    if not port_open(lab, "lb1", 9101):
-        pytest.skip("no HAProxy exporter on lb1:9101 (run playbooks/haproxy.yml)")
+    require_port(lab, "lb1", 9101, "HAProxy's exporter (run playbooks/haproxy.yml)")
     result = prom("/api/v1/query?query=count(haproxy_server_status%7Bjob%3D%22haproxy%22%2Cstate%3D%22UP%22%7D%20%3D%3D%201)"
                   "%20or%20count(haproxy_server_up%7Bjob%3D%22haproxy%22%7D%20%3D%3D%201)")["result"]
     assert result and float(result[0]["value"][1]) > 0, "no HAProxy server is reported UP"
@@ -183,8 +182,7 @@ def test_node_exporter_textfile_collector(lab):
 
 def test_server_down_pages_and_maintenance_does_not(lab, prom):
     """A server failing its checks raises HAProxyBackendServerDown (after its 1m `for`); one in MAINT does not."""
-    if not port_open(lab, "lb1", 9101):
-        pytest.skip("no HAProxy exporter on lb1:9101 (run playbooks/haproxy.yml)")
+    require_port(lab, "lb1", 9101, "HAProxy's exporter (run playbooks/haproxy.yml)")
     control = "http://%s:8001/_control" % lab.addr("app1")
 
     def set_health(state):

@@ -475,7 +475,9 @@ def test_detection_times_within_their_bounds(campaign, capsys):
         rows.append((what, result.get("detection_s"), result.get("bound_s")))
     for name, result in campaign.get("drills", {}).items():
         rows.append(("drill %s: %s %s" % (name, result.get("alert"), result.get("state")),
-                     result.get("detection_s", result.get("expression_true_s")), result.get("bound_s")))
+                     result.get("detection_s", result.get("expression_true_s")),
+                     # The latency drill's time depends on how fast its traffic fills HAProxy's average.
+                     result.get("bound_s", "n/a (traffic-bound)")))
     with capsys.disabled():
         print("\nalert detection (s), lab %s; written to %s" % (campaign["lab"], OUTPUT))
         for what, measured, bound in rows:

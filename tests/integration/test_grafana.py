@@ -5,7 +5,10 @@ lab (Grafana's apt repository is unreachable), so the lab converges with grafana
 false and these tests check what the role renders on the host (grafana.ini, provisioning,
 dashboard) and that an install without any reachable source fails with a clear message,
 leaving apt usable. With ACGS_GRAFANA_INSTALL=true and a reachable source, the service
-tests run too.
+tests run too. Also: grafana_dashboard_files (a file that is not JSON fails before any change;
+valid ones land next to the built-in dashboard), and every panel query of the deployed
+dashboard evaluated against the lab's Prometheus after traffic through lb1 (the evaluation of
+tests/local/test_dashboards.py, with Prometheus' basic auth).
 
 ACGS_TEST_EXTRA_VARS=<file> adds `-e @<file>` to the playbook runs.
 """

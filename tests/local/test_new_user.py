@@ -191,16 +191,15 @@ def no_vault(tmp_path_factory):
     return proc, errors
 
 
-# What each role's preflight says on the example inventory without vault.yml. The haproxy and
-# grafana roles say it in their own words; prometheus and alertmanager fail on Ansible's
-# "undefined" error, which names the vault variable of vault.yml.example.
+# What each role's preflight says on the example inventory without vault.yml: each names the
+# variable to set, in its own words (a password from an undefined vault variable counts as unset).
 EXPECTED = {
     "haproxy-lb1.example.net": ["haproxy_stats_password is not set", "there is no default password"],
     "haproxy-lb2.example.net": ["haproxy_stats_password is not set"],
-    "prometheus-mon1.example.net": ["'vault_prometheus_password' is undefined"],
-    "prometheus-mon2.example.net": ["'vault_prometheus_password' is undefined"],
-    "alertmanager-mon1.example.net": ["'vault_alertmanager_password' is undefined"],
-    "alertmanager-mon2.example.net": ["'vault_alertmanager_password' is undefined"],
+    "prometheus-mon1.example.net": ["prometheus_web_password is empty", "there is no default"],
+    "prometheus-mon2.example.net": ["prometheus_web_password is empty"],
+    "alertmanager-mon1.example.net": ["Set both alertmanager_web_username and alertmanager_web_password"],
+    "alertmanager-mon2.example.net": ["Set both alertmanager_web_username and alertmanager_web_password"],
     "grafana-mon1.example.net": ["Set grafana_admin_password", "there is no default"],
 }
 

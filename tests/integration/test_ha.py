@@ -80,6 +80,14 @@ class HaLab:
         out = self.run(host, "ip -o -4 addr show dev %s" % VRRP_INTERFACE, check=False).stdout
         return (" %s/" % self.vip) in out
 
+    def became_master(self, host, since):
+        """Wall-clock time of the first "Entering MASTER STATE" in host's keepalived journal after `since`."""
+        out = self.run(host, "journalctl -u keepalived -o short-unix --no-pager --since @%.0f" % (since - 1),
+                       check=False).stdout
+        times = [float(line.split()[0]) for line in out.splitlines()
+                 if "Entering MASTER STATE" in line and float(line.split()[0]) >= since]
+        return times[0] if times else None
+
     def vip_holders(self):
         return [h for h in ("lb1", "lb2") if self.holds_vip(h)]
 
@@ -279,7 +287,7 @@ class RequestStream:
     def __init__(self, vip, interval=0.05, timeout=1.0, max_requests=3000, max_seconds=120):
         self.vip, self.interval, self.timeout = vip, interval, timeout
         self.max_requests, self.max_seconds = max_requests, max_seconds
-        self.samples = []  # (monotonic time, ok)
+        self.samples = []  # (monotonic start, ok, monotonic end)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -296,7 +304,7 @@ class RequestStream:
                 conn.close()
             except (OSError, http.client.HTTPException):
                 ok = False
-            self.samples.append((t, ok))
+            self.samples.append((t, ok, time.monotonic()))
             time.sleep(max(0.0, self.interval - (time.monotonic() - t)))
 
     def __enter__(self):
@@ -308,44 +316,59 @@ class RequestStream:
         self._thread.join(timeout=10)
 
     def failures_between(self, t0, t1):
-        return [t for t, ok in self.samples if t0 <= t <= t1 and not ok]
+        return [t for t, ok, _ in self.samples if t0 <= t <= t1 and not ok]
 
     def outage(self, t0, t1):
-        """Seconds from t0 to the first success after the last failure in [t0, t1] (0 if none failed)."""
+        """Seconds from t0 until the first request started after the last failure in [t0, t1] succeeded
+        (its answer; a request may wait for ARP until the new holder's gratuitous ARP). 0 if none failed."""
         failed = self.failures_between(t0, t1)
         if not failed:
             return 0.0
-        later_ok = [t for t, ok in self.samples if t > failed[-1] and ok]
+        later_ok = [end for t, ok, end in self.samples if t > failed[-1] and ok]
         return round((later_ok[0] if later_ok else t1) - t0, 2)
+
+    def ok_after(self, t):
+        return len([1 for start, ok, _ in self.samples if start > t and ok])
+
+    def count(self, t0, t1):
+        return len([1 for start, _, _ in self.samples if t0 <= start <= t1])
 
 
 def _drill(ha, stream, stop_cmd, start_cmd, label):
-    """Break lb1 with stop_cmd, wait for the VIP on lb2, restore lb1 and wait for the VIP back."""
+    """Break lb1 with stop_cmd, wait for the VIP on lb2, restore lb1 and wait for the VIP back.
+
+    vip_moved_s: until `ip addr` on the hosts shows the move (polled through podman exec: up to about
+    a second late); lb2_master_after_s: from keepalived's journal (same clock: containers share the
+    host's); outage_s: until the first successful request after the last failed one."""
     assert ha.vip_holders() == ["lb1"], "lb1 should hold the VIP before the drill: %s" % ha.vip_holders()
     time.sleep(2)  # a baseline of successful requests
-    t0 = time.monotonic()
+    t0, wall0 = time.monotonic(), time.time()
     ha.run("lb1", stop_cmd)
     wait_for(lambda: ha.vip_holders() == ["lb2"], 30, interval=0.2, what="the VIP on lb2 only")
     t_vip = time.monotonic() - t0
     # Enough successes after the move to know the service is back.
-    wait_for(lambda: len([1 for t, ok in stream.samples if t > t0 + t_vip and ok]) >= 20, 30, interval=0.2,
+    wait_for(lambda: stream.ok_after(t0 + t_vip) >= 20, 30, interval=0.2,
              what="requests succeeding through lb2")
     time.sleep(1)
     t1 = time.monotonic()
-    failover = {"vip_moved_s": round(t_vip, 2), "failed_requests": len(stream.failures_between(t0, t1)),
-                "requests": len([1 for t, _ in stream.samples if t0 <= t <= t1]),
+    master = ha.became_master("lb2", wall0)
+    failover = {"vip_moved_s": round(t_vip, 2),
+                "lb2_master_after_s": round(master - wall0, 2) if master else None, "failed_requests": len(stream.failures_between(t0, t1)),
+                "requests": stream.count(t0, t1),
                 "outage_s": stream.outage(t0, t1)}
     # Restore: lb1 has the higher priority and takes the VIP back (preemption).
-    t2 = time.monotonic()
+    t2, wall2 = time.monotonic(), time.time()
     ha.run("lb1", start_cmd)
     wait_for(lambda: ha.vip_holders() == ["lb1"], 60, interval=0.2, what="the VIP back on lb1")
     t_back = time.monotonic() - t2
-    wait_for(lambda: len([1 for t, ok in stream.samples if t > t2 + t_back and ok]) >= 20, 30, interval=0.2,
+    wait_for(lambda: stream.ok_after(t2 + t_back) >= 20, 30, interval=0.2,
              what="requests succeeding through lb1 again")
     time.sleep(1)
     t3 = time.monotonic()
-    failback = {"vip_back_s": round(t_back, 2), "failed_requests": len(stream.failures_between(t2, t3)),
-                "requests": len([1 for t, _ in stream.samples if t2 <= t <= t3]), "outage_s": stream.outage(t2, t3)}
+    master = ha.became_master("lb1", wall2)
+    failback = {"vip_back_s": round(t_back, 2),
+                "lb1_master_after_s": round(master - wall2, 2) if master else None, "failed_requests": len(stream.failures_between(t2, t3)),
+                "requests": stream.count(t2, t3), "outage_s": stream.outage(t2, t3)}
     ha.results["failover_" + label] = {"stop": stop_cmd, "failover": failover, "failback": failback}
     return failover, failback
 

@@ -254,6 +254,44 @@ def test_alert_delivered_once_with_one_peer_down(ha):
             wait_for(lambda h=host: _cluster_ready(ha, h, 3), 90, what="the 3-peer cluster again on %s" % host)
 
 
+def test_real_alert_from_both_prometheus_reaches_the_webhook_once(ha):
+    """A real alert: both Prometheus servers evaluate StackDriftDetected (inventories/lab group_vars
+    drift.yml, for: 0m) on a node exporter textfile metric and send it to all three Alertmanagers."""
+    component = "ha-drill-%s" % uuid.uuid4().hex[:8]
+    path = "/var/lib/prometheus/node-exporter/ha_drill.prom"
+    ha.sink("DELETE")
+    ha.run("app1", "printf 'acgs_drift_items{component=\"%s\",kind=\"ha-drill\"} 1\\n' > %s.tmp && mv %s.tmp %s"
+           % (component, path, path, path))
+
+    def notifications():
+        found = []
+        for item in ha.sink():
+            body = item.get("body") or {}
+            alerts = [a for a in body.get("alerts", []) if a.get("labels", {}).get("component") == component]
+            if body.get("status") == "firing" and alerts:
+                found.append(alerts)
+        return found
+    try:
+        start = time.monotonic()
+        # Both servers firing (ALERTS on each), then the delivery: scrape 15 s + evaluation 15 s + group_wait 30 s.
+        for host in PROMETHEUS:
+            wait_for(lambda h=host: ha.prom(h, "/api/v1/query", query='ALERTS{alertstate="firing", component="%s"}'
+                                            % component)["data"]["result"], 90, interval=2,
+                     what="StackDriftDetected firing on %s" % host)
+        wait_for(notifications, 90, interval=1, what="the drift alert at the webhook sink")
+        first = time.monotonic() - start
+        time.sleep(35)  # past the other peers' notify offsets (15 s each)
+        found = notifications()
+    finally:
+        ha.run("app1", "rm -f %s" % path, check=False)
+    ha.results["alert_real_from_both_prometheus"] = {
+        "firing_on": PROMETHEUS, "deliveries": len(found), "alerts_in_delivery": [len(a) for a in found],
+        "first_delivery_s": round(first, 1)}
+    assert len(found) == 1, found
+    # One alert, not one per Prometheus: the replica label is dropped before alerting.
+    assert len(found[0]) == 1 and "replica" not in found[0][0]["labels"], found
+
+
 # --- Prometheus restart ---------------------------------------------------------------------
 
 def test_prometheus_restart_keeps_earlier_samples(ha):

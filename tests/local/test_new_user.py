@@ -160,7 +160,7 @@ FAIL = """
 """
 
 ROLES = [("haproxy", "haproxy"), ("prometheus", "prometheus"), ("alertmanager", "alertmanager"),
-         ("grafana", "grafana")]
+         ("grafana", "grafana"), ("keepalived", "keepalived")]
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +200,9 @@ EXPECTED = {
     "prometheus-mon2.example.net": ["prometheus_web_password is empty"],
     "alertmanager-mon1.example.net": ["Set both alertmanager_web_username and alertmanager_web_password"],
     "alertmanager-mon2.example.net": ["Set both alertmanager_web_username and alertmanager_web_password"],
+    "alertmanager-mon3.example.net": ["Set both alertmanager_web_username and alertmanager_web_password"],
+    "keepalived-lb1.example.net": ["keepalived_auth_pass must be 1-8 characters", "there is no default"],
+    "keepalived-lb2.example.net": ["keepalived_auth_pass must be 1-8 characters"],
     "grafana-mon1.example.net": ["Set grafana_admin_password", "there is no default"],
 }
 

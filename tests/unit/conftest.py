@@ -127,3 +127,15 @@ def run_module():
         raise AssertionError('module returned without exit_json/fail_json')
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def module_side_warnings(monkeypatch):
+    """Modules record warnings for their result, as they do on a managed host.
+
+    Once any controller code is imported in the same pytest process (a callback or filter plugin
+    in tests/local), ansible's module_utils send warnings to the controller's Display instead, and
+    get_warning_messages() would see none.
+    """
+    from ansible.module_utils import _internal
+    monkeypatch.setattr(_internal, 'is_controller', False)

@@ -170,6 +170,28 @@ class Stack:
                 return None
             time.sleep(poll)
 
+    def wait_group_closed(self, group_labels, timeout):
+        """Wait until Alertmanager's group with these group labels has sent its resolved notification.
+
+        A group lives until it has flushed its resolved alerts (group_interval after its last
+        notification). A new alert that joins a live group is notified at the group's next flush,
+        not after group_wait, and one with the labels of an alert the group already notified is not
+        notified again at all: timing a new fault needs the group gone. The sink tells: the last
+        notification of the group is resolved (or there is none). Returns the seconds waited.
+        """
+        started = time.monotonic()
+        while True:
+            last = None
+            for entry in self.received():
+                if entry["body"].get("groupLabels") == group_labels:
+                    last = entry
+            if last is None or last["body"].get("status") == "resolved":
+                return round(time.monotonic() - started, 1)
+            if time.monotonic() - started > timeout:
+                raise AssertionError("Alertmanager's group %s still has firing alerts after %.0f s: %s" % (
+                    group_labels, timeout, [a["labels"] for a in last["body"].get("alerts", [])]))
+            time.sleep(2)
+
     # lb1
     def runtime(self, command, host="lb1"):
         """One HAProxy runtime API command over the admin socket; returns its output."""

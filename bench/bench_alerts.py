@@ -79,7 +79,10 @@ def main():
     args = parser.parse_args()
     runs = max(1, min(args.runs, 10))
     lab_name = os.environ.get('ACGS_LAB', 'acgs-lab')
-    lab = alerting.LabHandle(lab_name)
+    try:
+        lab = alerting.LabHosts(lab_name)
+    except alerting.LabNotUp as exc:
+        raise SystemExit(str(exc))
     stack = alerting.Stack(lab)
     config = alerting.configured(stack, [ALERT])
     checks = alerting.check_timings(lab, args.service + '_backend')

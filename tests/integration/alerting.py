@@ -10,9 +10,7 @@ Every wait is bounded by a deadline; every request has a timeout.
 """
 import base64
 import json
-import os
 import re
-import subprocess
 import threading
 import time
 import urllib.error
@@ -21,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+
+from lab_hosts import LabHosts, LabNotUp  # noqa: F401 (bench/bench_alerts.py opens the lab through them)
 
 ROOT = Path(__file__).resolve().parents[2]
 SINK_PORT = 9095
@@ -35,33 +35,6 @@ SLACK_S = 10.0
 # are the lab's generated secrets.
 PROMETHEUS_USER = "prometheus"
 ALERTMANAGER_USER = "alertmanager"
-
-
-class LabHandle:
-    """The parts of tests/integration/conftest.py's Lab the helpers use, without pytest."""
-
-    def __init__(self, name=None):
-        self.name = name or os.environ.get("ACGS_LAB", "acgs-lab")
-        self.state_dir = ROOT / "lab" / ".state" / self.name
-        addresses = self.state_dir / "addresses.json"
-        if not addresses.exists():
-            raise SystemExit("lab %s is not up: run `ACGS_LAB=%s make lab` first" % (self.name, self.name))
-        self.addresses = json.loads(addresses.read_text())
-        self.env = dict(os.environ, ACGS_LAB=self.name, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
-
-    def addr(self, host):
-        return self.addresses[host]
-
-    def run(self, host, command, check=True, timeout=120):
-        result = subprocess.run(["podman", "exec", "%s-%s" % (self.name, host), "sh", "-c", command],
-                                capture_output=True, text=True, timeout=timeout, env=self.env)
-        if check and result.returncode != 0:
-            raise AssertionError("%s on %s failed (%d): %s%s" % (command, host, result.returncode,
-                                                                 result.stdout, result.stderr))
-        return result
-
-    def secret(self, name):
-        return (self.state_dir / ("%s.secret" % name)).read_text().split()[0]
 
 
 # ------------------------------------------------------------------ durations

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from lab_hosts import LabHosts, LabNotUp
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB_NAME = os.environ.get("ACGS_LAB", "acgs-ha")
 if not LAB_NAME.startswith("acgs-ha"):
     pytest.skip("HA drills need the HA lab (ACGS_LAB=acgs-ha...): run tests/ha.sh", allow_module_level=True)
-STATE_DIR = ROOT / "lab" / ".state" / LAB_NAME
 OUTPUT = ROOT / "tests" / "output" / "ha.json"
 HOSTS = ["lb1", "lb2", "mon1", "mon2", "central1", "app1", "app2"]
 ALERTMANAGERS = ["mon1", "mon2", "central1"]
@@ -39,17 +40,16 @@ SINK = "central1"
 VRRP_INTERFACE = "eth0"
 
 
-class HaLab:
+class HaLab(LabHosts):
     def __init__(self):
-        addresses = STATE_DIR / "addresses.json"
-        if not addresses.exists():
+        try:
+            super().__init__(LAB_NAME, inventory="lab-ha")
+        except LabNotUp:
             pytest.fail("HA lab %s is not up: run tests/ha.sh (or ACGS_LAB=%s LAB_HOSTS=\"%s\" lab/lab.sh up and "
                         "converge site.yml -i inventories/lab-ha)" % (LAB_NAME, LAB_NAME, " ".join(HOSTS)))
-        self.addresses = json.loads(addresses.read_text())
         missing = [h for h in HOSTS if h not in self.addresses]
         if missing:
             pytest.fail("lab %s lacks hosts %s: it is not the HA lab" % (LAB_NAME, missing))
-        self.env = dict(os.environ, ACGS_LAB=LAB_NAME, CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
         self.vip = self._vip()
         self.results = {"lab": LAB_NAME, "vip": self.vip}
 
@@ -61,20 +61,6 @@ class HaLab:
                              timeout=30, env=self.env, check=True).stdout
         subnet = ipaddress.ip_network(json.loads(out)[0]["subnets"][0]["subnet"])
         return str(list(subnet.hosts())[0] + 249)  # x.y.z.1 + 249 = x.y.z.250
-
-    def addr(self, host):
-        return self.addresses[host]
-
-    def run(self, host, command, check=True, timeout=60):
-        result = subprocess.run(["podman", "exec", "%s-%s" % (LAB_NAME, host), "sh", "-c", command],
-                                capture_output=True, text=True, timeout=timeout, env=self.env)
-        if check and result.returncode != 0:
-            raise AssertionError("%s on %s failed (%d): %s%s" % (command, host, result.returncode,
-                                                                 result.stdout, result.stderr))
-        return result
-
-    def secret(self, name):
-        return (STATE_DIR / ("%s.secret" % name)).read_text().split()[0]
 
     def holds_vip(self, host):
         out = self.run(host, "ip -o -4 addr show dev %s" % VRRP_INTERFACE, check=False).stdout

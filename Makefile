@@ -12,7 +12,7 @@ export ACGS_LAB
 # for fast local tests and config checks.
 DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl
 
-.PHONY: docs screenshots help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha bench clean
+.PHONY: docs screenshots help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
 
 help:
 	@echo "make lab        install what is missing, build the image once, start the lab, run site.yml"

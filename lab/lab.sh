@@ -45,8 +45,7 @@ up() {
   # Wait until systemd inside each host has finished booting.
   for host in $HOSTS; do
     name="$LAB-$host"
-    # Many hosts booting at once on two cores take a while: up to 2 min each.
-    for _ in $(seq 1 240); do
+    for _ in $(seq 1 60); do
       state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
       case "$state" in running|degraded) break ;; esac
       sleep 0.5

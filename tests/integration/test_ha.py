@@ -358,41 +358,36 @@ class RequestStream:
         return len([1 for start, _, _ in self.samples if t0 <= start <= t1])
 
 
-def _drill(ha, stream, stop_cmd, start_cmd, label):
-    """Break lb1 with stop_cmd, wait for the VIP on lb2, restore lb1 and wait for the VIP back.
+def _vip_move(ha, stream, command, to_host, timeout, moved_key):
+    """Run `command` on lb1, wait until only `to_host` holds the VIP and 20 requests succeed through it.
 
-    vip_moved_s: until `ip addr` on the hosts shows the move (polled through podman exec: up to about
-    a second late); lb2_master_after_s: from keepalived's journal (same clock: containers share the
-    host's); outage_s: until the first successful request after the last failed one."""
-    assert ha.vip_holders() == ["lb1"], "lb1 should hold the VIP before the drill: %s" % ha.vip_holders()
-    time.sleep(2)  # a baseline of successful requests
+    `moved_key`: until `ip addr` on the hosts shows the move (polled through podman exec: up to about
+    a second late); <to_host>_master_after_s: from keepalived's journal (same clock: containers share
+    the host's); outage_s: until the first successful request after the last failed one."""
     t0, wall0 = time.monotonic(), time.time()
-    ha.run("lb1", stop_cmd)
-    wait_for(lambda: ha.vip_holders() == ["lb2"], 30, interval=0.2, what="the VIP on lb2 only")
+    ha.run("lb1", command)
+    wait_for(lambda: ha.vip_holders() == [to_host], timeout, interval=0.2, what="the VIP on %s only" % to_host)
     t_vip = time.monotonic() - t0
     # Enough successes after the move to know the service is back.
     wait_for(lambda: stream.ok_after(t0 + t_vip) >= 20, 30, interval=0.2,
-             what="requests succeeding through lb2")
+             what="requests succeeding through %s" % to_host)
     time.sleep(1)
     t1 = time.monotonic()
-    master = ha.became_master("lb2", wall0)
-    failover = {"vip_moved_s": round(t_vip, 2),
-                "lb2_master_after_s": round(master - wall0, 2) if master else None, "failed_requests": len(stream.failures_between(t0, t1)),
-                "requests": stream.count(t0, t1),
-                "outage_s": stream.outage(t0, t1)}
-    # Restore: lb1 has the higher priority and takes the VIP back (preemption).
-    t2, wall2 = time.monotonic(), time.time()
-    ha.run("lb1", start_cmd)
-    wait_for(lambda: ha.vip_holders() == ["lb1"], 60, interval=0.2, what="the VIP back on lb1")
-    t_back = time.monotonic() - t2
-    wait_for(lambda: stream.ok_after(t2 + t_back) >= 20, 30, interval=0.2,
-             what="requests succeeding through lb1 again")
-    time.sleep(1)
-    t3 = time.monotonic()
-    master = ha.became_master("lb1", wall2)
-    failback = {"vip_back_s": round(t_back, 2),
-                "lb1_master_after_s": round(master - wall2, 2) if master else None, "failed_requests": len(stream.failures_between(t2, t3)),
-                "requests": stream.count(t2, t3), "outage_s": stream.outage(t2, t3)}
+    master = ha.became_master(to_host, wall0)
+    return {moved_key: round(t_vip, 2),
+            "%s_master_after_s" % to_host: round(master - wall0, 2) if master else None,
+            "failed_requests": len(stream.failures_between(t0, t1)),
+            "requests": stream.count(t0, t1),
+            "outage_s": stream.outage(t0, t1)}
+
+
+def _drill(ha, stream, stop_cmd, start_cmd, label):
+    """Break lb1 with stop_cmd (the VIP moves to lb2), then restore it (lb1 has the higher priority and
+    takes the VIP back: preemption)."""
+    assert ha.vip_holders() == ["lb1"], "lb1 should hold the VIP before the drill: %s" % ha.vip_holders()
+    time.sleep(2)  # a baseline of successful requests
+    failover = _vip_move(ha, stream, stop_cmd, "lb2", 30, "vip_moved_s")
+    failback = _vip_move(ha, stream, start_cmd, "lb1", 60, "vip_back_s")
     ha.results["failover_" + label] = {"stop": stop_cmd, "failover": failover, "failback": failback}
     return failover, failback
 

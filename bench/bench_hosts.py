@@ -9,8 +9,13 @@ Run from the repository root:  .venv/bin/python bench/bench_hosts.py  [--sizes 1
 For each N: a fresh lab (ACGS_LAB=bench-hosts, LAB_HOSTS="app1 lb1 .. lbN"), an inventory
 generated in a temp dir (group haproxy = lb1..lbN, backends = app1, the lab's group_vars by
 symlink, lab_state_dir passed as an extra var), then playbooks/haproxy.yml cold, an idempotent
-rerun and a drift check (--check --diff on the converged hosts). app1 is only a backend
-address (its facts feed haproxy.cfg); it is not converged. Per-host cost: least-squares
+rerun, the same playbook with --check --diff (what the drift check's config part runs), and
+playbooks/drift_check.yml itself (config part: haproxy.yml in check mode as a child run, through
+drift_config_playbook; runtime part: services, HAProxy server states). app1 is only a backend
+address (its facts feed haproxy.cfg); it is not converged.
+Every container runs a systemd, and each takes inotify instances: above 10 hosts the script raises
+fs.inotify.max_user_instances to --inotify-instances when it is lower (and says so), and puts the
+old value back at the end. Per-host cost: least-squares
 slope of time over N; linear if the marginal cost per host stays within 30% between steps.
 Results: a table on stdout and bench/results/hosts.json.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -39,6 +45,31 @@ def inventory(tmp, n):
     return inv
 
 
+KINDS = ('cold', 'rerun', 'check', 'drift')
+INOTIFY = '/proc/sys/fs/inotify/max_user_instances'
+
+
+def read_inotify():
+    with open(INOTIFY) as f:
+        return int(f.read())
+
+
+def write_inotify(value):
+    with open(INOTIFY, 'w') as f:
+        f.write('%d\n' % value)
+
+
+def raise_inotify(wanted):
+    """Raise the host's inotify instance limit to `wanted`; returns the old value, or None if unchanged."""
+    old = read_inotify()
+    if old >= wanted:
+        return None
+    common.log('fs.inotify.max_user_instances %d -> %d for this run (every container runs a systemd); '
+               'restored at the end' % (old, wanted))
+    write_inotify(wanted)
+    return old
+
+
 def slope(xs, ys):
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     den = sum((x - mx) ** 2 for x in xs)
@@ -49,9 +80,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--lab', default='bench-hosts')
     p.add_argument('--sizes', default='1,5,10')
+    p.add_argument('--inotify-instances', type=int, default=1024,
+                   help='fs.inotify.max_user_instances to set for more than 10 hosts when lower (0: never)')
+    p.add_argument('--report', action='store_true', help='only fit and print bench/results/hosts.json')
     p.add_argument('--add', action='store_true',
                    help='keep the sizes of the previous bench/results/hosts.json (run sizes in steps)')
     args = p.parse_args()
+    if args.report:
+        with open(os.path.join(common.RESULTS, 'hosts.json')) as f:
+            return report(json.load(f))
     sizes = [int(s) for s in args.sizes.split(',')]
     tmp = tempfile.mkdtemp(prefix='bench-hosts-')
     state = os.path.join(common.STATE, args.lab)
@@ -62,6 +99,9 @@ def main():
         with open(previous) as f:
             out['sizes'] = json.load(f).get('sizes', {})
     hosts = None
+    old_inotify = raise_inotify(args.inotify_instances) if max(sizes) > 10 and args.inotify_instances else None
+    out['machine']['inotify_max_user_instances'] = {'before': old_inotify, 'set': args.inotify_instances} \
+        if old_inotify is not None else read_inotify()
     try:
         for n in sizes:
             hosts = ['app1'] + ['lb%d' % i for i in range(1, n + 1)]
@@ -74,6 +114,12 @@ def main():
                                                label='N=%d rerun' % n)
             res['check'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab,
                                                extra_args=extra + ['--check', '--diff'], label='N=%d check' % n)
+            res['drift'] = common.run_playbook(
+                'playbooks/drift_check.yml', inv, lab=args.lab, label='N=%d drift check' % n,
+                extra_args=extra + ['-e', 'drift_config_playbook=%s' % os.path.join(REPO, 'playbooks', 'haproxy.yml'),
+                                    '-e', 'drift_report_dir=%s' % os.path.join(tmp, 'drift-%d' % n),
+                                    '-e', 'drift_fail_on_drift=true',
+                                    '-e', json.dumps({'drift_config_extra_args': extra})])
             for r in res.values():
                 r.pop('per_host', None)
             out['sizes'][str(n)] = res
@@ -83,24 +129,35 @@ def main():
         if hosts:
             common.lab_down(args.lab, hosts)
         shutil.rmtree(tmp, ignore_errors=True)
+        if old_inotify is not None:
+            write_inotify(old_inotify)
 
+    report(out)
+
+
+def report(out):
+    """Fit and print: least-squares cost per host, and the growth exponent between sizes
+    (log(T2/T1) / log(N2/N1): 1 is linear, below 1 grows slower than the host count)."""
     ns = sorted(int(n) for n in out['sizes'])
     fit = {}
-    for k in ('cold', 'rerun', 'check'):
-        ys = [out['sizes'][str(n)][k]['wall_s'] for n in ns]
-        marg = [round((ys[i] - ys[i - 1]) / (ns[i] - ns[i - 1]), 2) for i in range(1, len(ns))]
-        fit[k] = {'per_host_s': round(slope(ns, ys), 2) if len(ns) > 1 else None, 'marginal_per_host_s': marg,
-                  'linear': (len(marg) < 2 or max(marg) <= 1.3 * min(marg)) if marg and min(marg) > 0 else None}
+    for k in KINDS:
+        ns_k = [n for n in ns if k in out['sizes'][str(n)]]
+        ys = [out['sizes'][str(n)][k]['wall_s'] for n in ns_k]
+        marg = [round((ys[i] - ys[i - 1]) / (ns_k[i] - ns_k[i - 1]), 2) for i in range(1, len(ns_k))]
+        exps = [round(math.log(ys[i] / ys[i - 1]) / math.log(ns_k[i] / ns_k[i - 1]), 2) for i in range(1, len(ns_k))]
+        fit[k] = {'per_host_s': round(slope(ns_k, ys), 2) if len(ns_k) > 1 else None, 'marginal_per_host_s': marg,
+                  'growth_exponent': exps, 'no_worse_than_linear': all(e <= 1.1 for e in exps) if exps else None}
     out['fit'] = fit
     common.save('hosts', out)
-    rows = [[n] + [out['sizes'][str(n)][k]['wall_s'] for k in ('cold', 'rerun', 'check')]
+    rows = [[n] + [out['sizes'][str(n)].get(k, {}).get('wall_s', '') for k in KINDS]
+            + ['%s' % out['sizes'][str(n)]['rerun'].get('cpu', {}).get('floor_wall_s', '')]
             + [out['sizes'][str(n)]['rerun']['stats']['changed']] for n in ns]
     print('\nplaybooks/haproxy.yml on N load balancers (fresh lab each N, SSH, forks 20)')
-    print(table(['N', 'cold s', 'rerun s', 'check s', 'rerun changed'], rows))
+    print(table(['N', 'cold s', 'rerun s', 'check s', 'drift check s', 'rerun CPU floor s', 'rerun changed'], rows))
     for k, f in fit.items():
-        print('%s: %s s per host (least squares); marginal per host between sizes %s; linear: %s'
-              % (k, f['per_host_s'], f['marginal_per_host_s'], f['linear']))
-
+        print('%s: %s s per host (least squares); marginal per host %s; growth exponent %s; no worse than linear'
+              ' (exponent <= 1.1): %s' % (k, f['per_host_s'], f['marginal_per_host_s'], f['growth_exponent'],
+                                          f['no_worse_than_linear']))
 
 if __name__ == '__main__':
     main()

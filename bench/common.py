@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,31 @@ def lab_gateway(address):
 
 # ---------------------------------------------------------------- playbooks
 
+# CPU the lab containers used, in ns: podman's parent cgroup (cgroup v1 cpuacct, or v2 cpu.stat).
+_CONTAINERS_CPU = ('/sys/fs/cgroup/cpuacct/libpod_parent/cpuacct.usage', '/sys/fs/cgroup/libpod_parent/cpu.stat')
+
+
+def containers_cpu_s():
+    """CPU seconds used so far by all podman containers, or None where no cgroup file is readable."""
+    for path in _CONTAINERS_CPU:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith('cpu.stat'):
+            usage = dict(line.split() for line in text.splitlines()).get('usage_usec')
+            return int(usage) / 1e6 if usage else None
+        return int(text) / 1e9
+    return None
+
+
+def controller_cpu_s():
+    """CPU seconds (user + system) of this process's finished children: ansible-playbook and its forks."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _ts(value):
     # ansible.posix.json: "2024-01-01T12:00:00.123456Z"
     return datetime.datetime.strptime(value.rstrip('Z'), '%Y-%m-%dT%H:%M:%S.%f').timestamp()
@@ -107,9 +133,16 @@ def run_playbook(playbook, inventory, lab=None, extra_env=None, extra_args=(), t
     env.update(extra_env or {})
     cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, playbook] + list(extra_args)
     log('running %s%s' % (label + ': ' if label else '', ' '.join(cmd[1:])))
-    t0 = time.monotonic()
+    t0, cpu0, hosts0 = time.monotonic(), controller_cpu_s(), containers_cpu_s()
     proc = run(cmd, env=env, timeout=timeout, check=False)
     wall = time.monotonic() - t0
+    hosts1 = containers_cpu_s()
+    # The machine's CPU time over the run: the work both sides share the cores for. Its sum over
+    # the cores is a lower bound of the wall time on this machine at this task count.
+    cpu = {'controller_s': round(controller_cpu_s() - cpu0, 2),
+           'containers_s': round(hosts1 - hosts0, 2) if hosts0 is not None and hosts1 is not None else None}
+    if cpu['containers_s'] is not None:
+        cpu['floor_wall_s'] = round((cpu['controller_s'] + cpu['containers_s']) / (os.cpu_count() or 1), 2)
     try:
         start = proc.stdout.index('{')
         data = json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
@@ -148,6 +181,7 @@ def run_playbook(playbook, inventory, lab=None, extra_env=None, extra_args=(), t
     return {
         'playbook': os.path.relpath(playbook, REPO) if os.path.isabs(playbook) else playbook,
         'wall_s': round(wall, 2),
+        'cpu': cpu,
         'tasks_run': totals['ok'],  # ansible's ok counts changed results too
         'stats': totals,
         'per_host': stats,

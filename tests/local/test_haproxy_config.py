@@ -44,6 +44,7 @@ GOOD = {
         "haproxy_nbthread": 0,
         "haproxy_global_config": {"tune.bufsize": 32768, "hard-stop-after": None},
         "haproxy_defaults_config": {"option": ["httplog", "dontlognull"]},
+        "haproxy_retry_idempotent": False,
     },
     "custom_servers": {
         "haproxy_backends": [{"name": "web", "port": 80, "balance": "hdr(host)", "affinity": "none",
@@ -192,6 +193,9 @@ def test_defaults_reproduce_the_seeds(rendered):
     assert "load-server-state-from-file global" in config
     assert "ssl-default-bind-options ssl-min-ver TLSv1.2" in config
     assert "maxconn 4096" in config and "nbthread 4" in config
+    # A server that dies mid-request: GET and HEAD go again, to another server; nothing else is replayed.
+    assert "retry-on conn-failure empty-response" in config and "option redispatch 1" in config
+    assert "http-request disable-l7-retry if !METH_GET !METH_HEAD" in config
     # The password is only in the stats file.
     assert PASSWORD not in config
     assert PASSWORD in (rendered / "defaults" / "conf.d" / "00-stats.cfg").read_text()
@@ -207,6 +211,7 @@ def test_options_render(rendered):
     assert "ipv4@127.0.0.1:9999 level admin" in config
     assert "acl rate_limit_exempt src 10.0.0.1 192.168.0.0/16" in config
     assert "nbthread" not in config and "hard-stop-after" not in config and "tune.bufsize 32768" in config
+    assert "retry-on" not in config and "disable-l7-retry" not in config
     custom = (rendered / "custom_servers" / "haproxy.cfg").read_text()
     assert "server w2 192.0.2.11:8080 backup" in custom and "weight 50" in custom
     assert "sc_http_req_rate" not in custom and "default_backend web" in custom

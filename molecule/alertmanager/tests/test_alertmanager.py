@@ -45,3 +45,11 @@ def test_api_requires_auth(host):
     assert status["cluster"]["status"] == "disabled"
     names = {r["name"] for r in json.loads(curl(host, "/api/v2/receivers"))}
     assert names == {"default", "pager", "mail", "chat"}
+
+
+def test_started_once_by_the_role(host):
+    """The package must not start the service with Debian's defaults (no auth) before the role's
+    configuration lands (policy-rc.d): one start since boot, by the role's service task, and none
+    by the idempotence and check-mode runs."""
+    starts = host.check_output("journalctl -b -u prometheus-alertmanager.service -o cat | grep -c '^Started ' || true")
+    assert starts == "1", "prometheus-alertmanager.service started %s times since boot, expected 1" % starts

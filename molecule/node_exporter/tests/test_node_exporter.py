@@ -29,3 +29,11 @@ def test_textfile_collector_reads_directory(host):
 
 def test_recommended_collectors_not_installed(host):
     assert not host.package("prometheus-node-exporter-collectors").is_installed
+
+
+def test_started_once_by_the_role(host):
+    """The package must not start the service with Debian's defaults (no auth) before the role's
+    configuration lands (policy-rc.d): one start since boot, by the role's service task, and none
+    by the idempotence and check-mode runs."""
+    starts = host.check_output("journalctl -b -u prometheus-node-exporter.service -o cat | grep -c '^Started ' || true")
+    assert starts == "1", "prometheus-node-exporter.service started %s times since boot, expected 1" % starts

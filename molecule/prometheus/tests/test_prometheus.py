@@ -42,3 +42,11 @@ def test_rules_in_standalone_names(host):
     assert "molecule:up:sum" in rules
     assert "haproxy_server_up" in rules["HAProxyBackendServerDown"]["query"]
     assert "> 0.8" in rules["HAProxyHighResponseTime"]["query"]
+
+
+def test_started_once_by_the_role(host):
+    """The package must not start the service with Debian's defaults (no auth) before the role's
+    configuration lands (policy-rc.d): one start since boot, by the role's service task, and none
+    by the idempotence and check-mode runs."""
+    starts = host.check_output("journalctl -b -u prometheus.service -o cat | grep -c '^Started ' || true")
+    assert starts == "1", "prometheus.service started %s times since boot, expected 1" % starts

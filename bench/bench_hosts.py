@@ -15,8 +15,8 @@ drift_config_playbook; runtime part: services, HAProxy server states). app1 is o
 address (its facts feed haproxy.cfg); it is not converged.
 Every container runs a systemd, and each takes inotify instances: above 10 hosts the script raises
 fs.inotify.max_user_instances to --inotify-instances when it is lower (and says so), and puts the
-old value back at the end. Per-host cost: least-squares
-slope of time over N; linear if the marginal cost per host stays within 30% between steps.
+old value back at the end. Per-host cost: least-squares slope of time over N; growth exponent
+between sizes, log(T2/T1)/log(N2/N1) (no worse than linear while it stays at or below 1.1).
 Results: a table on stdout and bench/results/hosts.json.
 """
 
@@ -158,6 +158,7 @@ def report(out):
         print('%s: %s s per host (least squares); marginal per host %s; growth exponent %s; no worse than linear'
               ' (exponent <= 1.1): %s' % (k, f['per_host_s'], f['marginal_per_host_s'], f['growth_exponent'],
                                           f['no_worse_than_linear']))
+
 
 if __name__ == '__main__':
     main()

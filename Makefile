@@ -9,8 +9,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 ACGS_LAB ?= acgs-lab
 export ACGS_LAB
 # Debian packages the control machine needs: podman for the lab, haproxy/promtool/amtool
-# for fast local tests and config checks.
-DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl
+# for fast local tests and config checks, shellcheck for the lint step.
+DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl shellcheck
 
 .PHONY: docs screenshots help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
 
@@ -64,6 +64,8 @@ test-local: venv deps
 test-lint: venv
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/antsibull-changelog lint
+	@# shellcheck every tracked regular file named *.sh or whose first line is a sh/bash shebang (new scripts included)
+	set -o pipefail; git ls-files -s | awk -F '\t' '$$1 ~ /^100/ { r = (getline l < $$2); close($$2); if (r >= 0 && ($$2 ~ /\.sh$$/ || (r > 0 && l ~ /^#!.*[\/ ](ba|da)?sh([ \t]|$$)/))) print $$2 }' | xargs -r shellcheck
 
 test-sanity: venv
 	tests/sanity.sh

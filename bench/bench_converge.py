@@ -11,8 +11,9 @@ Run from the repository root:  .venv/bin/python bench/bench_converge.py  [--help
 (2) Side by side, on two identical fresh containers of one lab (ACGS_LAB=bench-cmp,
     LAB_HOSTS="peer ours"), both reached over SSH as root (pipelining on, the lab's settings):
     prometheus.prometheus 0.30.2 (node_exporter, alertmanager, prometheus; the peer play of
-    /work/shared/peers, become_method su) versus this collection's node_exporter, alertmanager
-    and prometheus roles (bench/peer/ours.yml), cold then rerun, in the order
+    ../shared/peers relative to the repository root, or BENCH_PEERS; become_method su)
+    versus this collection's node_exporter, alertmanager and prometheus roles
+    (bench/peer/ours.yml), cold then rerun, in the order
     peer-cold, ours-cold, ours-rerun, peer-rerun (ABBA, so a load drift hits both sides).
     The peer collection is installed into a temp collections path, its binaries are built
     with the kit script into a temp dir and served on 127.0.0.1:18888 during the run.
@@ -38,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import REPO, table  # noqa: E402
 
-PEERS = os.environ.get('BENCH_PEERS', '/work/shared/peers')  # peer collection tarball and kit
+# Peer collection tarball and kit: ../shared/peers beside the repository root, or BENCH_PEERS.
+PEERS = os.environ.get('BENCH_PEERS') or os.path.join(os.path.dirname(REPO), 'shared', 'peers')
 PEER_PORT = 18888
 
 

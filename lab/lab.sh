@@ -61,7 +61,9 @@ down() {
   for name in $(podman ps -a --filter "label=acgs-lab=$LAB" --format '{{.Names}}'); do
     podman rm -f -t 5 "$name" >/dev/null
   done
-  podman network exists "$NETWORK" && podman network rm "$NETWORK" >/dev/null || true
+  if podman network exists "$NETWORK"; then
+    podman network rm "$NETWORK" >/dev/null || true
+  fi
   rm -f "$STATE/addresses.json"
   echo "lab $LAB removed (image kept)"
 }

@@ -6,7 +6,7 @@
 # acgs-<x> gives acgs-ha-<x>, a name already starting with acgs-ha is used as is, none or acgs-lab
 # gives acgs-ha. Figures: tests/output/ha.json; logs: tests/output/ha-*.log. Non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$PWD
 export CONTAINERS_CONF="$root/lab/containers.conf" ANSIBLE_CONFIG="$root/ansible.cfg"
 

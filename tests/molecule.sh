@@ -2,7 +2,7 @@
 # Run every molecule scenario (or those named as arguments) one after another;
 # print one line per scenario and "N passed, N failed" at the end.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/.venv/bin:$PATH" CONTAINERS_CONF="$PWD/lab/containers.conf"
 mkdir -p tests/output/molecule
 scenarios=("$@")

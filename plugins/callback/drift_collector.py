@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 name: drift_collector
 type: stdout
 short_description: Record which tasks a check-mode run would change, without their content
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Stdout callback for a C(--check --diff) run of the stack's playbooks, used by C(playbooks/drift_check.yml).
   - Records, per host, every task that would change something (its role, its name and the file or path it manages),

@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: drift_report
 short_description: Summarize drift items into a table, per-host counts and Prometheus textfile metrics
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the drift items found by C(playbooks/drift_check.yml) (configuration and runtime) and returns the
     report a person reads (a text table), the counts per host and component, and, per host, the content of the

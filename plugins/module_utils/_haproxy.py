@@ -38,6 +38,7 @@ import re
 import selectors
 import socket
 import stat
+import time
 
 DEFAULT_SOCKET = '/run/haproxy/admin.sock'
 DEFAULT_TIMEOUT = 5.0
@@ -81,7 +82,7 @@ _STATUS_RE = re.compile(
     r'(?:\s*\((?P<detail>[^)]*)\))?\s*$'
 )
 _GLOB_CHARS = re.compile(r'[*?\[]')
-_WEIGHT_RE = re.compile(r'^\s*(?P<value>\d+)\s*(?P<pct>%)?\s*$')
+_AMOUNT_RE = re.compile(r'^\s*(?P<value>\d+)\s*(?P<pct>%)?\s*$')
 _INT_RE = re.compile(r'^-?\d+$')
 
 # First lines HAProxy uses for error answers. Answers to action commands
@@ -156,23 +157,119 @@ def name_matches(pattern, name):
     return name == pattern
 
 
-def parse_weight(value):
-    """Parse a weight: int 0-256 or "N%". Returns (number, is_percent); raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError('weight must be an integer from 0 to 256 or a percentage such as "50%%", got %r' % (value,))
-    if isinstance(value, int):
-        text = str(value)
-    else:
-        text = str(value)
-    match = _WEIGHT_RE.match(text)
-    if not match:
-        raise ValueError('weight must be an integer from 0 to 256 or a percentage such as "50%%", got %r' % (value,))
+def select_servers(patterns, servers, backend_names=None, on_no_match='error'):
+    """Match (backend, server) name patterns against the servers HAProxy has.
+
+    ``patterns`` are (backend, server) pairs of names or glob patterns; a backend of None means every backend.
+    ``servers`` are server dicts (build_servers) in HAProxy's order; ``backend_names`` every backend in order,
+    those without servers included (None: the backends of ``servers``).
+
+    Returns one dict per pattern: ``backends`` (the backend names it matches), ``servers`` (the servers it
+    matches, in HAProxy's order) and ``missing``: None, ``'backend'`` (no backend matches) or ``'server'``
+    (backends match, none of their servers does). What matches nothing is missing with
+    ``on_no_match='error'``; with ``'ignore'`` only a pattern without glob characters is (a name that does not
+    exist is always missing, a glob may match nothing).
+    """
+    if on_no_match not in ('error', 'ignore'):
+        raise ValueError('on_no_match must be error or ignore, got %r' % (on_no_match,))
+    by_backend = {}
+    by_key = {}
+    for server in servers:
+        by_backend.setdefault(server['backend'], []).append(server)
+        by_key.setdefault((server['backend'], server['name']), []).append(server)
+    if backend_names is None:
+        backend_names = list(by_backend)
+    known = set(backend_names)
+    results = []
+    for backend, name in patterns:
+        if backend is None:
+            backends = list(backend_names)
+        elif is_glob(backend):
+            backends = [b for b in backend_names if fnmatch.fnmatchcase(b, backend)]
+        else:
+            backends = [backend] if backend in known else []
+        if is_glob(name):
+            matched = [s for b in backends for s in by_backend.get(b, ()) if fnmatch.fnmatchcase(s['name'], name)]
+        else:
+            matched = [s for b in backends for s in by_key.get((b, name), ())]
+        missing = None
+        if not matched and (on_no_match == 'error' or not (is_glob(backend) or is_glob(name))):
+            missing = 'server' if backends else 'backend'
+        results.append(dict(backends=backends, servers=matched, missing=missing))
+    return results
+
+
+def normalize_items(items, option, keys, use, expected, convert):
+    """Normalise the items of a list option where each item is a dictionary or a string.
+
+    A dictionary item may only have ``keys`` (the error names them as ``use``); anything but a dictionary or a
+    string is refused with "expected ``expected``". ``convert(item)`` gets each dictionary or string item and
+    returns its normalised form, or raises ValueError with a message that is prefixed with the item's label.
+
+    Returns (items, errors): items are (label, normalised item) pairs, the label being "option[index]"; an
+    item that is refused is left out, with one error naming its label.
+    """
+    result = []
+    errors = []
+    for index, item in enumerate(items or []):
+        label = '%s[%d]' % (option, index)
+        if isinstance(item, dict):
+            unknown = sorted(set(item) - set(keys))
+            if unknown:
+                errors.append('%s: unknown key(s) %s; use %s' % (label, ', '.join(unknown), use))
+                continue
+        elif not isinstance(item, str):
+            errors.append('%s: expected %s, got %s' % (label, expected, type(item).__name__))
+            continue
+        try:
+            result.append((label, convert(item)))
+        except ValueError as exc:
+            errors.append('%s: %s' % (label, exc))
+    return result, errors
+
+
+def wait_for(predicate, timeout, interval):
+    """Call ``predicate()`` every ``interval`` seconds until it returns a true value or ``timeout`` seconds pass.
+
+    It is called at least once, and once more at the deadline if the interval does not end on it. Returns
+    (held, waited): whether the predicate held, and the seconds spent (to the millisecond). Exceptions raised
+    by the predicate propagate.
+    """
+    start = time.time()
+    deadline = start + timeout
+    while True:
+        if predicate():
+            return True, round(time.time() - start, 3)
+        now = time.time()
+        if now >= deadline:
+            return False, round(now - start, 3)
+        time.sleep(max(0.0, min(interval, deadline - now)))
+
+
+def parse_amount(value, max_abs=None, allow_percent=True, max_percent=None, name='value'):
+    """Parse an amount: an integer >= 0 (at most ``max_abs``) or, with ``allow_percent``, "N%" (at most ``max_percent``).
+
+    Returns (number, is_percent); raises ValueError with a message naming ``name``.
+    """
+    what = 'an integer >= 0' if max_abs is None else 'an integer from 0 to %d' % max_abs
+    if allow_percent:
+        what += ' or a percentage such as "50%"'
+    match = None if isinstance(value, bool) or value is None else _AMOUNT_RE.match(str(value))
+    if not match or (match.group('pct') and not allow_percent):
+        raise ValueError('%s must be %s, got %r' % (name, what, value))
     number = int(match.group('value'))
     if match.group('pct'):
+        if max_percent is not None and number > max_percent:
+            raise ValueError('%s %d%% is more than %d%%' % (name, number, max_percent))
         return number, True
-    if number > 256:
-        raise ValueError('weight %d is out of range: an absolute weight must be between 0 and 256' % number)
+    if max_abs is not None and number > max_abs:
+        raise ValueError('%s %d is out of range: an absolute %s must be between 0 and %d' % (name, number, name, max_abs))
     return number, False
+
+
+def parse_weight(value):
+    """Parse a weight: int 0-256 or "N%". Returns (number, is_percent); raises ValueError."""
+    return parse_amount(value, max_abs=256, name='weight')
 
 
 def absolute_weight(value, initial_weight):
@@ -182,6 +279,9 @@ def absolute_weight(value, initial_weight):
         return number
     number = min(number, 25600)
     return min(256, (int(initial_weight) * number) // 100)
+
+
+_STATUS_CACHE = {}
 
 
 def parse_status(status):
@@ -200,9 +300,6 @@ def parse_status(status):
         if len(_STATUS_CACHE) < 4096:
             _STATUS_CACHE[status] = parsed
     return dict(parsed)
-
-
-_STATUS_CACHE = {}
 
 
 def _parse_status(status):
@@ -348,7 +445,7 @@ def build_servers(stat_rows, state_rows):
         name = row.get('svname')
         st = states.get((backend, name), {})
         status = row.get('status') or ''
-        parsed = _STATUS_CACHE.get(status) or parse_status(status)
+        parsed = parse_status(status)
         admin_raw = _num(st, 'srv_admin_state')
         op_raw = _num(st, 'srv_op_state')
         check_status = (row.get('check_status') or '').lstrip('* ') or None
@@ -623,6 +720,36 @@ class HAProxyRuntime(object):
         if (expect_empty and answer.strip()) or looks_like_error(answer):
             raise self._error(HAProxyCommandError, 'command "%s" failed: %s'
                               % (command, ' '.join(answer.strip().splitlines()[:3])), command=command, answer=answer)
+
+    def apply(self, commands, rollback_for):
+        """Run action commands over one connection; if HAProxy refuses any, undo the ones it accepted.
+
+        Action commands answer nothing on success, so any answer is a refusal. ``rollback_for(accepted)`` gets
+        the indexes of the accepted commands and returns the commands that undo them; they are sent over a
+        second connection. Raises HAProxyError if the commands could not be sent (they may be partly applied).
+
+        Returns a dict: ``refused``, (index, answer on one line) pairs, empty when every command was accepted;
+        ``rollback``, the commands sent to undo the others; ``rollback_errors``, strings, empty when the
+        rollback worked (or was not needed).
+        """
+        commands = list(commands)
+        answers = self.execute(commands)
+        refused = [(i, ' '.join(answer.split())) for i, answer in enumerate(answers) if answer.strip()]
+        outcome = dict(refused=refused, rollback=[], rollback_errors=[])
+        if not refused:
+            return outcome
+        failed = set(i for i, dummy in refused)
+        rollback = list(rollback_for([i for i in range(len(commands)) if i not in failed]))
+        outcome['rollback'] = rollback
+        if rollback:
+            try:
+                answers = self.execute(rollback)
+            except HAProxyError as exc:
+                outcome['rollback_errors'] = [str(exc)]
+            else:
+                outcome['rollback_errors'] = ['"%s": %s' % (rollback[i], ' '.join(answer.split()))
+                                              for i, answer in enumerate(answers) if answer.strip()]
+        return outcome
 
     def show_info(self):
         return parse_info(self.run('show info'))

@@ -18,7 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
-import re
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -27,14 +26,14 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import (
     is_glob,
     match_names,
-    name_matches,
+    normalize_items,
+    parse_amount,
+    select_servers,
 )
 
 # Server states that carry traffic (with admin state "ready"): "no check" servers are
 # always considered available by HAProxy.
 UP_STATES = ('UP', 'NO CHECK')
-
-_MIN_UP_RE = re.compile(r'^\s*(?P<value>\d+)\s*(?P<pct>%)?\s*$')
 
 # Seconds of an HTTP request (connect and each read) when the caller gives none.
 DEFAULT_HTTP_TIMEOUT = 10.0
@@ -48,17 +47,7 @@ def check(name, kind, ok, detail, permanent=False):
 
 def parse_min_up(value):
     """Parse a minimum of servers UP: an integer >= 0 or "N%" (0-100). Returns (number, is_percent)."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError('min_up must be an integer >= 0 or a percentage such as "50%%", got %r' % (value,))
-    match = _MIN_UP_RE.match(str(value))
-    if not match:
-        raise ValueError('min_up must be an integer >= 0 or a percentage such as "50%%", got %r' % (value,))
-    number = int(match.group('value'))
-    if match.group('pct'):
-        if number > 100:
-            raise ValueError('min_up %d%% is more than 100%%' % number)
-        return number, True
-    return number, False
+    return parse_amount(value, max_percent=100, name='min_up')
 
 
 def needed(min_up, total):
@@ -71,39 +60,20 @@ def needed(min_up, total):
 
 def parse_backend_specs(items, default_min_up):
     """Normalize the backends option. Returns (specs, errors); a spec is dict(pattern, min_up, label)."""
-    specs = []
-    errors = []
     try:
         default = parse_min_up(default_min_up)
     except ValueError as exc:
         return [], [str(exc)]
-    for index, item in enumerate(items or []):
-        label = 'backends[%d]' % index
-        if isinstance(item, dict):
-            unknown = sorted(set(item) - set(('name', 'min_up')))
-            if unknown:
-                errors.append('%s: unknown key(s) %s; use name and min_up' % (label, ', '.join(unknown)))
-                continue
-            pattern = item.get('name')
-            raw = item.get('min_up')
-        elif isinstance(item, str):
-            pattern, raw = item, None
-        else:
-            errors.append('%s: expected a backend name or a dictionary (name, min_up), got %s'
-                          % (label, type(item).__name__))
-            continue
+
+    def convert(item):
+        pattern, raw = (item.get('name'), item.get('min_up')) if isinstance(item, dict) else (item, None)
         if not pattern or not str(pattern).strip():
-            errors.append('%s: empty backend name' % label)
-            continue
-        min_up = default
-        if raw is not None:
-            try:
-                min_up = parse_min_up(raw)
-            except ValueError as exc:
-                errors.append('%s: %s' % (label, exc))
-                continue
-        specs.append(dict(pattern=str(pattern).strip(), min_up=min_up, label=label))
-    return specs, errors
+            raise ValueError('empty backend name')
+        return dict(pattern=str(pattern).strip(), min_up=default if raw is None else parse_min_up(raw))
+
+    specs, errors = normalize_items(items, 'backends', ('name', 'min_up'), 'name and min_up',
+                                    'a backend name or a dictionary (name, min_up)', convert)
+    return [dict(spec, label=label) for label, spec in specs], errors
 
 
 def is_up(server):
@@ -164,14 +134,16 @@ def evaluate_backends(specs, servers, backend_names, where):
 
 def evaluate_servers(patterns, servers, where):
     """One check per "backend/server" pattern: every matched server UP?"""
+    parsed = [str(pattern).strip().partition('/') for pattern in patterns or []]
+    valid = [(backend, name) for backend, sep, name in parsed if sep and backend and name]
+    selections = iter(select_servers(valid, servers, on_no_match='error'))
     checks = []
-    for pattern in patterns or []:
-        backend, sep, name = str(pattern).strip().partition('/')
+    for pattern, (backend, sep, name) in zip(patterns or [], parsed):
         if not sep or not backend or not name:
             checks.append(check('server %s' % pattern, 'server', False,
                                 '"%s" is not "backend/server" (glob patterns allowed)' % pattern, permanent=True))
             continue
-        matched = [s for s in servers if name_matches(backend, s['backend']) and name_matches(name, s['name'])]
+        matched = next(selections)['servers']
         if not matched:
             checks.append(check('server %s' % pattern, 'server', False,
                                 'no server matches "%s" on %s' % (pattern, where), permanent=True))

@@ -325,7 +325,7 @@ from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import
     HAProxyRuntime,
     is_glob,
     match_names,
-    name_matches,
+    select_servers as select_matching,
 )
 
 
@@ -344,24 +344,18 @@ def select_backends(patterns, names):
 
 
 def select_servers(patterns, servers, backends):
-    """Filter servers (dicts) of the selected backends by name patterns; return (servers, errors)."""
+    """Filter servers (dicts) of the selected backends by name patterns; return (servers, errors).
+
+    A pattern is "server" (in every selected backend) or "backend/server"; a glob may match nothing.
+    """
     in_scope = [s for s in servers if s['backend'] in backends]
     if not patterns:
         return in_scope, []
-    keep = [False] * len(in_scope)
-    errors = []
-    for pattern in patterns:
-        be_pattern, sep, srv_pattern = pattern.rpartition('/')
-        hit = False
-        for index, server in enumerate(in_scope):
-            if sep and not name_matches(be_pattern, server['backend']):
-                continue
-            if name_matches(srv_pattern, server['name']):
-                keep[index] = True
-                hit = True
-        if not hit and not is_glob(pattern):
-            errors.append('No such server "%s"' % pattern)
-    return [server for index, server in enumerate(in_scope) if keep[index]], errors
+    pairs = [(backend if sep else None, name) for backend, sep, name in (p.rpartition('/') for p in patterns)]
+    selections = select_matching(pairs, in_scope, list(backends), on_no_match='ignore')
+    chosen = set(id(server) for selection in selections for server in selection['servers'])
+    errors = ['No such server "%s"' % pattern for pattern, selection in zip(patterns, selections) if selection['missing']]
+    return [server for server in in_scope if id(server) in chosen], errors
 
 
 def main():

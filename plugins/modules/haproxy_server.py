@@ -227,8 +227,6 @@ errors:
   sample: ['No such server "web/app-99" (servers[1])']
 """
 
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import (
@@ -240,8 +238,10 @@ from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import
     HAProxyRuntime,
     absolute_weight,
     is_glob,
-    name_matches,
+    normalize_items,
     parse_weight,
+    select_servers,
+    wait_for,
 )
 
 _ITEM_KEYS = frozenset(['backend', 'server', 'name', 'state', 'weight'])
@@ -256,6 +256,22 @@ def _listing(items):
     return text
 
 
+def _server_item(item):
+    """A servers[] item (dict or "backend/server" string) as dict(backend, server[, state][, weight])."""
+    if isinstance(item, dict):
+        backend = item.get('backend')
+        server = item.get('server', item.get('name'))
+        if not backend or not server:
+            raise ValueError('a dictionary item needs both backend and server')
+        entry = dict((key, item[key]) for key in ('state', 'weight') if key in item)
+        entry.update(backend=str(backend), server=str(server))
+        return entry
+    backend, sep, server = item.strip().partition('/')
+    if not sep or not backend or not server or '/' in server:
+        raise ValueError('"%s" is not "backend/server"' % item)
+    return dict(backend=backend, server=server)
+
+
 def parse_entries(params):
     """Turn the module parameters into (entries, errors).
 
@@ -263,38 +279,17 @@ def parse_entries(params):
     """
     errors = []
     entries = []
-    state = params['state']
-    weight = params['weight']
+    defaults = dict(state=params['state'], weight=params['weight'])
     if params['servers'] is not None:
         if not params['servers']:
             errors.append('servers is an empty list')
-        for index, item in enumerate(params['servers']):
-            label = 'servers[%d]' % index
-            if isinstance(item, dict):
-                unknown = sorted(set(item) - _ITEM_KEYS)
-                if unknown:
-                    errors.append('%s: unknown key(s) %s; use backend, server, state, weight'
-                                  % (label, ', '.join(unknown)))
-                    continue
-                backend = item.get('backend')
-                server = item.get('server', item.get('name'))
-                if not backend or not server:
-                    errors.append('%s: a dictionary item needs both backend and server' % label)
-                    continue
-                entries.append(dict(backend=str(backend), server=str(server),
-                                    state=item.get('state', state), weight=item.get('weight', weight), label=label))
-            elif isinstance(item, str):
-                backend, sep, server = item.strip().partition('/')
-                if not sep or not backend or not server or '/' in server:
-                    errors.append('%s: "%s" is not "backend/server"' % (label, item))
-                    continue
-                entries.append(dict(backend=backend, server=server, state=state, weight=weight, label=label))
-            else:
-                errors.append('%s: expected a "backend/server" string or a dictionary, got %s'
-                              % (label, type(item).__name__))
+        items, item_errors = normalize_items(params['servers'], 'servers', _ITEM_KEYS, 'backend, server, state, weight',
+                                             'a "backend/server" string or a dictionary', _server_item)
+        errors.extend(item_errors)
+        entries = [dict(defaults, label=label, **item) for label, item in items]
     else:
-        entries.append(dict(backend=params['backend'] or '*', server=params['server'], state=state,
-                            weight=weight, label='backend/server'))
+        entries.append(dict(defaults, backend=params['backend'] or '*', server=params['server'],
+                            label='backend/server'))
 
     for entry in entries:
         if entry['state'] is not None and entry['state'] not in SERVER_STATES:
@@ -317,25 +312,22 @@ def resolve(entries, servers, backend_names):
     """
     errors = []
     wanted = {}
-    by_backend = {}
-    for server in servers:
-        by_backend.setdefault(server['backend'], []).append(server)
-    for entry in entries:
-        backends = [b for b in backend_names if name_matches(entry['backend'], b)]
-        if not backends:
+    selections = select_servers([(e['backend'], e['server']) for e in entries], servers, backend_names)
+    for entry, selection in zip(entries, selections):
+        backends = selection['backends']
+        if selection['missing'] == 'backend':
             if is_glob(entry['backend']):
                 errors.append('backend pattern "%s" matches no backend (%s)' % (entry['backend'], entry['label']))
             else:
                 errors.append('No such backend "%s" (%s)' % (entry['backend'], entry['label']))
             continue
-        matched = [s for b in backends for s in by_backend.get(b, []) if name_matches(entry['server'], s['name'])]
-        if not matched:
+        if selection['missing'] == 'server':
             if not is_glob(entry['server']) and len(backends) == 1:
                 errors.append('No such server "%s/%s" (%s)' % (backends[0], entry['server'], entry['label']))
             else:
                 errors.append('"%s/%s" matches no server (%s)' % (entry['backend'], entry['server'], entry['label']))
             continue
-        for server in matched:
+        for server in selection['servers']:
             key = (server['backend'], server['name'])
             request = (entry['state'], entry['weight'])
             if key in wanted and wanted[key][0] != request:
@@ -417,6 +409,49 @@ def plan(targets, shutdown_sessions):
     return items, commands, owners
 
 
+def diff_of(items):
+    """The --diff of the changed servers: state and weight before and after."""
+    diff = dict(before={}, after={})
+    for item in items:
+        if item['changed']:
+            key = '%s/%s' % (item['backend'], item['server'])
+            diff['before'][key] = dict(state=item['before']['state'], weight=item['before']['weight'])
+            diff['after'][key] = dict(state=item['after']['state'], weight=item['after']['weight'])
+    return diff
+
+
+def apply_plan(runtime, commands, owners, targets, items):
+    """Send the planned commands; if HAProxy refuses some, roll the servers changed by the others back.
+
+    Returns None when HAProxy accepted every command, else (changed, msg, fail keyword arguments).
+    """
+    touched = []
+
+    def rollback_for(accepted):
+        touched.extend(sorted(set(owners[i] for i in accepted)))
+        return [cmd for index in touched for cmd in restore_commands(targets[index][0])]
+
+    try:
+        outcome = runtime.apply(commands, rollback_for)
+    except HAProxyError as exc:
+        return True, '%s; the %d change(s) may be partly applied, check with haproxy_info' % (exc, len(commands)), {}
+    if not outcome['refused']:
+        return None
+    errors = ['"%s": %s' % (commands[i], answer) for i, answer in outcome['refused']]
+    changed = bool(outcome['rollback_errors'])
+    if changed:
+        note = 'rolling back the other changes failed too (%s), check with haproxy_info' % _listing(
+            outcome['rollback_errors'])
+    elif outcome['rollback']:
+        note = 'the changes to %d other server(s) were rolled back, no server was changed' % len(touched)
+    else:
+        note = 'no server was changed'
+    failed_servers = sorted(set('%s/%s' % (items[owners[i]]['backend'], items[owners[i]]['server'])
+                                for i, dummy in outcome['refused']))
+    msg = 'HAProxy refused %d command(s) on %s: %s; %s' % (len(errors), runtime.where, _listing(errors), note)
+    return changed, msg, dict(errors=errors, failed_servers=failed_servers)
+
+
 def reached(server, wanted):
     """Whether a server (fresh snapshot) reached what was wanted."""
     state = wanted['state']
@@ -430,21 +465,106 @@ def reached(server, wanted):
     return True
 
 
-def refresh_after(items, current):
-    """Put the servers' actual state in items[]['after']; return those wanted ready but still out of service."""
+def pending_items(items, current):
+    """(item, server or None) for each item whose server (in ``current``) did not reach what it wanted."""
+    index = dict(((s['backend'], s['name']), s) for s in current)
+    pending = []
+    for item in items:
+        server = index.get((item['backend'], item['server']))
+        if server is None or not reached(server, item['wanted']):
+            pending.append((item, server))
+    return pending
+
+
+def wait_until_reached(runtime, items, timeout, interval):
+    """Read the servers until every item reached what it wanted, or ``timeout``.
+
+    Returns (servers read last, pending items as pending_items() gives them, seconds waited).
+    Raises HAProxyError when the servers cannot be read.
+    """
+    last = {}
+
+    def all_reached():
+        last['current'] = runtime.snapshot()['servers']
+        last['pending'] = pending_items(items, last['current'])
+        return not last['pending']
+
+    dummy, waited = wait_for(all_reached, timeout, interval)
+    return last['current'], last['pending'], waited
+
+
+def timeout_failure(pending, total, wait_timeout):
+    """(msg, timed_out) for the servers that did not get to what they wanted within ``wait_timeout``."""
+    timed_out = []
+    for item, server in pending:
+        entry = dict(server='%s/%s' % (item['backend'], item['server']), wanted=item['wanted'])
+        if server is None:
+            entry['error'] = 'server disappeared'
+        else:
+            entry.update(describe(server))
+        timed_out.append(entry)
+    text = ['%s (wanted %s%s, now state %s, status %s, %s session(s), weight %s)'
+            % (t['server'], t['wanted']['state'] or 'weight %s' % t['wanted']['weight'],
+               ' with 0 sessions' if t['wanted']['state'] in ('drain', 'maint') else '',
+               t.get('state'), t.get('status'), t.get('current_sessions'), t.get('weight'))
+            for t in timed_out]
+    return ('Timed out after %ss waiting for %d of %d server(s): %s'
+            % (wait_timeout, len(pending), total, _listing(text)), timed_out)
+
+
+def out_of_service(items, current):
+    """The items wanted ready whose server (in ``current``) is still out of service, as "backend/server (FLAGS)"."""
     index = dict(((s['backend'], s['name']), s) for s in current)
     still = []
     for item in items:
         server = index.get((item['backend'], item['server']))
-        if server is not None:
-            item['after'] = describe(server)
-            if item['wanted']['state'] == 'ready' and server['admin_state'] != 'ready':
-                still.append('%s/%s (%s)' % (item['backend'], item['server'], ','.join(server['admin_flags'])))
+        if server is not None and item['wanted']['state'] == 'ready' and server['admin_state'] != 'ready':
+            still.append('%s/%s (%s)' % (item['backend'], item['server'], ','.join(server['admin_flags'])))
     return still
 
 
-def main():
-    argument_spec = dict(
+def refresh_after(items, current):
+    """Put the servers' actual state in items[]['after']; return those wanted ready but still out of service."""
+    index = dict(((s['backend'], s['name']), s) for s in current)
+    for item in items:
+        server = index.get((item['backend'], item['server']))
+        if server is not None:
+            item['after'] = describe(server)
+    return out_of_service(items, current)
+
+
+def settle(module, runtime, items, commands, first_read):
+    """After the change: wait if asked, put the servers' state in the items, warn about those kept out of service.
+
+    Without commands, nothing changed since ``first_read``, which says which servers stay out of service.
+    Returns (seconds waited or None, failure): failure is None or (msg, fail keyword arguments).
+    """
+    params = module.params
+    waited = None
+    try:
+        if params['wait']:
+            current, pending, waited = wait_until_reached(runtime, items, params['wait_timeout'],
+                                                          params['wait_interval'])
+            if pending:
+                refresh_after(items, current)
+                msg, timed_out = timeout_failure(pending, len(items), params['wait_timeout'])
+                return waited, (msg, dict(timed_out=timed_out))
+        elif commands:
+            current = runtime.snapshot()['servers']
+    except HAProxyError as exc:
+        if params['wait']:
+            return None, ('%s while waiting' % exc, {})
+        module.warn('could not read the servers after the change: %s' % exc)
+        return None, None
+    still = refresh_after(items, current) if params['wait'] or commands else out_of_service(items, first_read)
+    if still:
+        module.warn('forced state is ready but these servers stay out of service through a tracked server or '
+                    'DNS resolution: %s' % _listing(still))
+    return waited, None
+
+
+def argument_spec():
+    spec = dict(
         servers=dict(type='list', elements='raw'),
         backend=dict(type='str'),
         server=dict(type='str'),
@@ -455,139 +575,54 @@ def main():
         wait_timeout=dict(type='float', default=60.0),
         wait_interval=dict(type='float', default=1.0),
     )
-    argument_spec.update(HAPROXY_COMMON_ARGS)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[('servers', 'backend'), ('servers', 'server')],
-        required_one_of=[('servers', 'server')],
-        required_by={'backend': 'server'},
-    )
+    spec.update(HAPROXY_COMMON_ARGS)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[('servers', 'backend'), ('servers', 'server')],
+                           required_one_of=[('servers', 'server')], required_by={'backend': 'server'})
     params = module.params
     result = dict(changed=False, commands=[], servers=[])
 
     def fail(msg, **kwargs):
-        result.update(kwargs)
-        result['socket'] = params['socket']
+        result.update(kwargs, socket=params['socket'])
         module.fail_json(msg=msg, **result)
 
     if params['wait_timeout'] < 0 or params['wait_interval'] <= 0:
         fail('wait_timeout must be >= 0 and wait_interval > 0')
-
     entries, errors = parse_entries(params)
     if errors:
         fail('Invalid arguments, nothing was changed: %s' % _listing(errors), errors=errors)
-
     try:
         runtime = HAProxyRuntime(params['socket'], params['timeout'])
         snap = runtime.snapshot(backends=True)
     except HAProxyError as exc:
         fail('%s; nothing was changed' % exc)
-
     targets, errors = resolve(entries, snap['servers'], snap['backend_names'])
     if errors:
         fail('%s on %s; nothing was changed' % (_listing(errors), runtime.where), errors=errors)
 
     items, commands, owners = plan(targets, params['shutdown_sessions'])
-    result['servers'] = items
-    result['commands'] = commands
-    changed_items = [item for item in items if item['changed']]
-    result['changed'] = bool(changed_items)
+    count = sum(1 for item in items if item['changed'])
+    result.update(servers=items, commands=commands, changed=bool(count))
     if module._diff:
-        diff = dict(before={}, after={})
-        for item in changed_items:
-            key = '%s/%s' % (item['backend'], item['server'])
-            diff['before'][key] = dict(state=item['before']['state'], weight=item['before']['weight'])
-            diff['after'][key] = dict(state=item['after']['state'], weight=item['after']['weight'])
-        result['diff'] = diff
-
-    if commands and not module.check_mode:
-        try:
-            answers = runtime.execute(commands)
-        except HAProxyError as exc:
-            fail('%s; the %d change(s) may be partly applied, check with haproxy_info' % (exc, len(commands)))
-        failures = [(i, answer) for i, answer in enumerate(answers) if answer.strip()]
-        if failures:
-            failed = set(i for i, dummy in failures)
-            errors = ['"%s": %s' % (commands[i], ' '.join(answer.split())) for i, answer in failures]
-            touched = sorted(set(owners[i] for i in range(len(commands)) if i not in failed))
-            rollback = [cmd for index in touched for cmd in restore_commands(targets[index][0])]
-            result['changed'] = False
-            note = 'no server was changed'
-            if rollback:
-                try:
-                    rb_answers = runtime.execute(rollback)
-                    rb_failed = ['"%s": %s' % (rollback[i], ' '.join(answer.split()))
-                                 for i, answer in enumerate(rb_answers) if answer.strip()]
-                except HAProxyError as exc:
-                    rb_failed = [str(exc)]
-                if rb_failed:
-                    result['changed'] = True
-                    note = 'rolling back the other changes failed too (%s), check with haproxy_info' % _listing(rb_failed)
-                else:
-                    note = 'the changes to %d other server(s) were rolled back, no server was changed' % len(touched)
-            fail('HAProxy refused %d command(s) on %s: %s; %s' % (len(failures), runtime.where, _listing(errors), note),
-                 errors=errors,
-                 failed_servers=sorted(set('%s/%s' % (items[owners[i]]['backend'], items[owners[i]]['server'])
-                                           for i in failed)))
-
-    current = None
-    if params['wait'] and not module.check_mode:
-        start = time.time()
-        deadline = start + params['wait_timeout']
-        while True:
-            try:
-                current = runtime.snapshot()['servers']
-            except HAProxyError as exc:
-                fail('%s while waiting' % exc)
-            index = dict(((s['backend'], s['name']), s) for s in current)
-            pending = []
-            for item in items:
-                server = index.get((item['backend'], item['server']))
-                if server is None or not reached(server, item['wanted']):
-                    pending.append((item, server))
-            now = time.time()
-            if not pending:
-                break
-            if now >= deadline:
-                timed_out = []
-                for item, server in pending:
-                    entry = dict(server='%s/%s' % (item['backend'], item['server']), wanted=item['wanted'])
-                    if server is None:
-                        entry['error'] = 'server disappeared'
-                    else:
-                        entry.update(describe(server))
-                    timed_out.append(entry)
-                text = ['%s (wanted %s%s, now state %s, status %s, %s session(s), weight %s)'
-                        % (t['server'], t['wanted']['state'] or 'weight %s' % t['wanted']['weight'],
-                           ' with 0 sessions' if t['wanted']['state'] in ('drain', 'maint') else '',
-                           t.get('state'), t.get('status'), t.get('current_sessions'), t.get('weight'))
-                        for t in timed_out]
-                result['waited'] = round(now - start, 3)
-                refresh_after(items, current)
-                fail('Timed out after %ss waiting for %d of %d server(s): %s'
-                     % (params['wait_timeout'], len(pending), len(items), _listing(text)), timed_out=timed_out)
-            time.sleep(max(0.0, min(params['wait_interval'], deadline - now)))
-        result['waited'] = round(time.time() - start, 3)
-
-    if commands and not module.check_mode and current is None:
-        try:
-            current = runtime.snapshot()['servers']
-        except HAProxyError as exc:
-            module.warn('could not read the servers after the change: %s' % exc)
-    if current is not None:
-        still = refresh_after(items, current)
-        if still:
-            module.warn('forced state is ready but these servers stay out of service through a tracked server or '
-                        'DNS resolution: %s' % _listing(still))
-
-    count = len(changed_items)
+        result['diff'] = diff_of(items)
     if module.check_mode:
-        result['msg'] = 'Would change %d of %d server(s)' % (count, len(items))
-    elif count:
-        result['msg'] = 'Changed %d of %d server(s)' % (count, len(items))
-    else:
-        result['msg'] = 'All %d server(s) already as requested' % len(items)
+        module.exit_json(msg='Would change %d of %d server(s)' % (count, len(items)), **result)
+
+    failure = apply_plan(runtime, commands, owners, targets, items) if commands else None
+    if failure:
+        result['changed'] = failure[0]
+        fail(failure[1], **failure[2])
+    waited, failure = settle(module, runtime, items, commands, snap['servers'])
+    if waited is not None:
+        result['waited'] = waited
+    if failure:
+        fail(failure[0], **failure[1])
+    result['msg'] = ('Changed %d of %d server(s)' % (count, len(items)) if count
+                     else 'All %d server(s) already as requested' % len(items))
     module.exit_json(**result)
 
 

@@ -135,7 +135,10 @@ def module_side_warnings(monkeypatch):
 
     Once any controller code is imported in the same pytest process (a callback or filter plugin
     in tests/local), ansible's module_utils send warnings to the controller's Display instead, and
-    get_warning_messages() would see none.
+    get_warning_messages() would see none. Each test starts with no warning recorded, so a test
+    sees only the warnings of the modules it ran (they are kept in one process-wide dict).
     """
     from ansible.module_utils import _internal
+    from ansible.module_utils.common import warnings
     monkeypatch.setattr(_internal, 'is_controller', False)
+    monkeypatch.setattr(warnings, '_global_warnings', {})

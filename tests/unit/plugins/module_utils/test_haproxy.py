@@ -84,6 +84,34 @@ def test_parse_weight_bad(value):
     assert 'weight' in str(exc.value)
 
 
+@pytest.mark.parametrize('kwargs, value, expected', [
+    (dict(max_abs=256), 256, (256, False)),
+    (dict(max_abs=256), '300%', (300, True)),
+    (dict(max_percent=100), '100%', (100, True)),
+    (dict(max_percent=100), 5000, (5000, False)),
+    (dict(allow_percent=False), ' 7 ', (7, False)),
+])
+def test_parse_amount_ok(kwargs, value, expected):
+    assert h.parse_amount(value, **kwargs) == expected
+
+
+@pytest.mark.parametrize('kwargs, value, message', [
+    (dict(max_abs=256, name='weight'), '257',
+     'weight 257 is out of range: an absolute weight must be between 0 and 256'),
+    (dict(max_abs=256, name='weight'), 'half',
+     'weight must be an integer from 0 to 256 or a percentage such as "50%", got \'half\''),
+    (dict(max_percent=100, name='min_up'), '150%', 'min_up 150% is more than 100%'),
+    (dict(name='min_up'), None, 'min_up must be an integer >= 0 or a percentage such as "50%", got None'),
+    (dict(name='min_up'), True, 'min_up must be an integer >= 0 or a percentage such as "50%", got True'),
+    (dict(allow_percent=False, name='count'), '5%', "count must be an integer >= 0, got '5%'"),
+    (dict(name='n'), '-3', "n must be an integer >= 0 or a percentage such as \"50%\", got '-3'"),
+])
+def test_parse_amount_bad(kwargs, value, message):
+    with pytest.raises(ValueError) as exc:
+        h.parse_amount(value, **kwargs)
+    assert str(exc.value) == message
+
+
 @pytest.mark.parametrize('value, initial, expected', [
     ('50%', 10, 5), ('100%', 7, 7), ('0%', 10, 0), ('200%', 200, 256), ('33%', 1, 0), (12, 3, 12),
 ])
@@ -184,7 +212,124 @@ def test_name_matching():
     assert h.name_matches('*', 'anything')
 
 
+def _servers(*paths):
+    return [dict(backend=p.split('/')[0], name=p.split('/')[1]) for p in paths]
+
+
+SELECT_SERVERS = _servers('web/app1', 'web/app2', 'api/app1', 'api/api1')
+SELECT_BACKENDS = ['web', 'api', 'empty']
+
+
+@pytest.mark.parametrize('pattern, backends, servers, missing', [
+    (('web', 'app1'), ['web'], ['web/app1'], None),
+    (('*', 'app1'), ['web', 'api', 'empty'], ['web/app1', 'api/app1'], None),
+    ((None, 'app*'), ['web', 'api', 'empty'], ['web/app1', 'web/app2', 'api/app1'], None),
+    (('a*', '*'), ['api'], ['api/app1', 'api/api1'], None),
+    (('nope', 'app1'), [], [], 'backend'),
+    (('x*', 'app1'), [], [], 'backend'),
+    (('web', 'nope'), ['web'], [], 'server'),
+    (('empty', '*'), ['empty'], [], 'server'),
+    (('web', 'api1'), ['web'], [], 'server'),
+])
+def test_select_servers(pattern, backends, servers, missing):
+    selection, = h.select_servers([pattern], SELECT_SERVERS, SELECT_BACKENDS)
+    assert selection['backends'] == backends
+    assert ['%s/%s' % (s['backend'], s['name']) for s in selection['servers']] == servers
+    assert selection['missing'] == missing
+
+
+def test_select_servers_ignore_lets_only_globs_match_nothing():
+    patterns = [('x*', 'app1'), ('web', 'zz*'), ('nope', 'app1'), ('web', 'nope'), ('web', 'app1')]
+    selections = h.select_servers(patterns, SELECT_SERVERS, SELECT_BACKENDS, on_no_match='ignore')
+    assert [s['missing'] for s in selections] == [None, None, 'backend', 'server', None]
+    selections = h.select_servers(patterns, SELECT_SERVERS, SELECT_BACKENDS)
+    assert [s['missing'] for s in selections] == ['backend', 'server', 'backend', 'server', None]
+
+
+def test_select_servers_backends_default_to_those_of_the_servers():
+    selection, = h.select_servers([('empty', '*')], SELECT_SERVERS)
+    assert selection['missing'] == 'backend'
+    with pytest.raises(ValueError):
+        h.select_servers([], SELECT_SERVERS, on_no_match='skip')
+
+
+def test_normalize_items():
+    def convert(item):
+        if isinstance(item, str):
+            item = dict(name=item)
+        if not item.get('name'):
+            raise ValueError('empty name')
+        return item['name'].upper()
+
+    items, errors = h.normalize_items(['a', {'name': 'b'}, {'name': 'c', 'color': 'red'}, 42, {'name': ''}, None],
+                                      'things', ('name',), 'name only', 'a name or a dictionary (name)', convert)
+    assert items == [('things[0]', 'A'), ('things[1]', 'B')]
+    assert errors == ['things[2]: unknown key(s) color; use name only',
+                      'things[3]: expected a name or a dictionary (name), got int',
+                      'things[4]: empty name',
+                      'things[5]: expected a name or a dictionary (name), got NoneType']
+    assert h.normalize_items(None, 'things', (), '', '', convert) == ([], [])
+
+
+def test_wait_for(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(h.time, 'time', lambda: clock[0])
+    monkeypatch.setattr(h.time, 'sleep', lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    calls = []
+
+    def third_time():
+        calls.append(clock[0])
+        return len(calls) == 3
+
+    assert h.wait_for(third_time, 10, 2) == (True, 4.0)
+    assert calls == [100.0, 102.0, 104.0]
+    calls[:] = []
+    # Never holds: called at the start, every interval and once more at the deadline.
+    assert h.wait_for(lambda: calls.append(clock[0]), 5, 2) == (False, 5.0)
+    assert calls == [104.0, 106.0, 108.0, 109.0]
+    calls[:] = []
+    assert h.wait_for(lambda: calls.append(clock[0]), 0, 2) == (False, 0.0)
+    assert len(calls) == 1
+
+
 # -- client over the fake socket -------------------------------------------------
+
+def test_apply_all_accepted(fake, fake_socket, sock_path):
+    client = h.HAProxyRuntime(sock_path)
+    outcome = client.apply(['set server web/app1 state drain', 'set server web/app2 weight 3'],
+                           lambda accepted: pytest.fail('no rollback expected'))
+    assert outcome == dict(refused=[], rollback=[], rollback_errors=[])
+    assert fake.get('web', 'app1').admin == 0x08 and fake.get('web', 'app2').weight == 3
+    assert fake.connections == 1
+
+
+def test_apply_rolls_back_what_was_accepted(fake, fake_socket, sock_path):
+    seen = []
+
+    def rollback_for(accepted):
+        seen.extend(accepted)
+        return ['set server web/app1 state ready']
+
+    outcome = h.HAProxyRuntime(sock_path).apply(
+        ['set server web/app1 state drain', 'set server static/st1 weight 2', 'set server web/nope state drain'],
+        rollback_for)
+    assert seen == [0]
+    assert [i for i, dummy in outcome['refused']] == [1, 2]
+    assert outcome['refused'][1] == (2, 'No such server.')
+    assert outcome['rollback'] == ['set server web/app1 state ready']
+    assert outcome['rollback_errors'] == []
+    assert fake.get('web', 'app1').admin == 0
+    assert fake.connections == 2
+
+
+def test_apply_reports_a_failed_rollback(fake, fake_socket, sock_path):
+    outcome = h.HAProxyRuntime(sock_path).apply(['set server web/nope state drain'],
+                                                lambda accepted: ['set server web/gone state ready'])
+    assert outcome['rollback_errors'] == ['"set server web/gone state ready": No such server.']
+    outcome = h.HAProxyRuntime(sock_path).apply(['set server web/nope state drain'], lambda accepted: [])
+    assert outcome['rollback'] == [] and outcome['rollback_errors'] == []
+    assert fake.connections == 3
+
 
 def test_execute_many_commands_one_connection(fake, fake_socket, sock_path):
     client = h.HAProxyRuntime(sock_path)

@@ -311,6 +311,18 @@ def test_ready_on_tracked_server_warns(fake, fake_socket, sock_path, run_module)
                for w in get_warning_messages())
 
 
+def test_ready_on_tracked_server_already_ready_warns(fake, fake_socket, sock_path, run_module):
+    """Forced state already ready, out of service through the tracked server: nothing to send, still a warning."""
+    assert fake.get('track', 't1').admin == 0x02
+    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['track/t1'], state='ready'))
+    assert kind == 'exit', result
+    assert result['changed'] is False and result['commands'] == []
+    assert result['msg'] == 'All 1 server(s) already as requested'
+    assert changes(fake) == []
+    assert any('stay out of service through a tracked server' in w and 'track/t1 (IMAINT)' in w
+               for w in get_warning_messages())
+
+
 def test_check_mode_does_not_wait(fake, fake_socket, sock_path, run_module):
     fake.get('api', 'api1').scur = 4
     kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain', wait=True,

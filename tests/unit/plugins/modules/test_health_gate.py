@@ -372,3 +372,14 @@ def test_needed():
     assert _health.needed((50, True), 0) == 0
     assert _health.needed((1, True), 10) == 1
     assert _health.needed((2, False), 1) == 2
+
+
+def test_evaluate_servers_keeps_the_order_of_the_patterns():
+    servers = [dict(backend='web', name='app1', state='UP', admin_state='ready', status='UP'),
+               dict(backend='web', name='app2', state='DOWN', admin_state='ready', status='DOWN')]
+    checks = _health.evaluate_servers(['bad', 'web/app2', '/x', 'web/zz*', 'web/*'], servers, 'here')
+    assert [(c['name'], c['ok'], c['permanent']) for c in checks] == [
+        ('server bad', False, True), ('server web/app2', False, False), ('server /x', False, True),
+        ('server web/zz*', False, True), ('server web/*', False, False)]
+    assert checks[3]['detail'] == 'no server matches "web/zz*" on here'
+    assert checks[4]['detail'] == '1 of 2 server(s) not UP: web/app2 DOWN'

@@ -14,6 +14,7 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 
 from conftest import ROOT
 
@@ -73,7 +74,8 @@ def test_config_loaded_with_receivers(api):
 
 def test_amtool_accepts_the_deployed_config(lab):
     out = lab.run("mon1", "amtool check-config %s" % CONFIG).stdout
-    assert "SUCCESS" in out and "2 receivers" in out and "5 inhibit rules" in out
+    # default and pager, and the role's own acgs-watchdog (Watchdog goes nowhere else).
+    assert "SUCCESS" in out and "3 receivers" in out and "5 inhibit rules" in out
 
 
 def test_no_credentials_gives_401(api):
@@ -146,3 +148,21 @@ def test_critical_alert_reaches_the_paging_webhook(lab, api):
         time.sleep(1)
     assert seen.get(name) == "/alertmanager/critical", seen
     assert seen.get(name + "Warn") == "/alertmanager", seen
+
+
+def test_watchdog_reaches_the_deadmans_switch_only(lab, api):
+    """The prometheus role's Watchdog always fires; the lab's alertmanager_deadmans_switch_url is the
+    sink's /deadmans-switch path. It arrives there (group_wait 0s, repeated every interval), and
+    never at the default or pager receivers."""
+    route = yaml.safe_load(api("/api/v2/status")["config"]["original"])["route"]
+    assert route["routes"][0]["matchers"] == ['alertname="Watchdog"'], route["routes"][0]
+    assert route["routes"][0]["receiver"] == "acgs-watchdog"
+    # Sent at once, then every alertmanager_deadmans_switch_interval (1m) at a 30 s group flush:
+    # an earlier test may just have cleared the sink.
+    deadline = time.monotonic() + 120
+    paths = set()
+    while time.monotonic() < deadline and "/deadmans-switch" not in paths:
+        paths = {entry["path"] for entry in sink(lab)
+                 if any(a["labels"]["alertname"] == "Watchdog" for a in entry["body"].get("alerts", []))}
+        time.sleep(2)
+    assert paths == {"/deadmans-switch"}, "Watchdog notifications by path: %s" % paths

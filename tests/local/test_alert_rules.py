@@ -144,6 +144,48 @@ def test_thresholds_and_durations_come_from_prometheus_alerts():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
+def test_stack_rules_drift_and_watchdog(rendered):
+    """The role ships the drift alerts and Watchdog (stack.rules.yml) by default: inventories
+    without their own rules (inventories/example) get them."""
+    work = tempfile.mkdtemp(prefix="acgs-stack-rules-")
+    try:
+        with open(os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")) as fh:
+            rules = yaml.safe_load(fh)
+        assert [g["name"] for g in rules["groups"]] == ["acgs-drift", "acgs-pipeline"]
+        assert promtool("check", "rules", os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")).returncode == 0
+        for group in rules["groups"]:  # the cases list labels only
+            for rule in group["rules"]:
+                rule.pop("annotations", None)
+        with open(os.path.join(work, "stack.rules.yml"), "w") as fh:
+            yaml.safe_dump(rules, fh, sort_keys=False)
+        shutil.copy(os.path.join(FIXTURES, "stack.test.yml"), work)
+        proc = promtool("test", "rules", os.path.join(work, "stack.test.yml"))
+        assert proc.returncode == 0, "promtool test rules stack.test.yml failed:\n%s%s" % (proc.stdout, proc.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_stack_rules_switch_off_and_service_backends_from_a_list():
+    out_dir = tempfile.mkdtemp(prefix="acgs-rules-switches-")
+    try:
+        files = render(out_dir, modes=["native", "standalone"], extra_vars={
+            "prometheus_drift_alerts_enabled": False, "prometheus_watchdog_enabled": False,
+            "prometheus_haproxy_service_backends": ["web.1", "api"]})
+        with open(os.path.join(out_dir, "native", "stack.rules.yml")) as fh:
+            assert yaml.safe_load(fh) == {"groups": []}
+        for mode, label in (("native", "proxy"), ("standalone", "backend")):
+            found = alerts(files[mode])
+            # sorted, and a dot in a name is a dot, not any character
+            for name in ("HAProxySLOLatencyP95High", "HAProxyHighResponseTime"):
+                assert '%s=~"api|web\\.1"' % label in found[name]["expr"], (mode, name, found[name]["expr"])
+            with open(files[mode]) as fh:
+                recorded = [r for g in yaml.safe_load(fh)["groups"] for r in g["rules"] if "record" in r]
+            assert recorded and all('%s=~"api|web\\.1"' % label in r["expr"] for r in recorded), recorded
+            assert "auth_backend" not in open(files[mode]).read()
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
 # -- metric names against real exporters ------------------------------------------------
 
 def metric_names(rules_file):

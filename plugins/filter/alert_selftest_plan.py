@@ -18,7 +18,7 @@ description:
   - Returns C(errors), messages naming the variable to set, instead of failing, so the playbook shows them all at once.
 author:
   - acgs.haproxy_stack developers (@acgs)
-positional: prometheus_config, prometheus_rules, alertmanager_config, backend, server, haproxy_bound
+positional: prometheus_config, prometheus_rules, alertmanager_config, backend, server, haproxy_bound, prometheus_alerts
 options:
   _input:
     description: The servers of M(acgs.haproxy_stack.haproxy_info) (RV(acgs.haproxy_stack.haproxy_info#module:servers)).
@@ -50,6 +50,13 @@ options:
     description: Seconds HAProxy may take to mark the server DOWN, and UP again.
     type: float
     default: 30
+  prometheus_alerts:
+    description:
+      - The C(alerts) of Prometheus's C(/api/v1/alerts). An alert the fault would raise that is already pending or
+        firing for the backend makes the self-test refuse to start (its times would mean nothing).
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -141,10 +148,17 @@ def _target(servers, backend, server):
 
 
 def alert_selftest_plan(servers, prometheus_config, prometheus_rules, alertmanager_config, backend="", server="",
-                        haproxy_bound=30):
+                        haproxy_bound=30, prometheus_alerts=None):
     if not isinstance(servers, list):
         raise AnsibleFilterError("alert_selftest_plan needs the servers list of haproxy_info")
     backend, server, errors = _target(servers, backend, server)
+    active = sorted("%s/%s (%s)" % (backend, a["labels"].get("server"), a.get("state"))
+                    for a in prometheus_alerts or []
+                    if a.get("labels", {}).get("alertname") == ALERT
+                    and backend in (a["labels"].get("proxy"), a["labels"].get("backend")))
+    if backend and active:
+        errors.append("%s is already active for %s: the self-test would time nothing. Wait until it resolves, fix the "
+                      "server, or set selftest_backend to another backend." % (ALERT, ", ".join(active)))
     config = yaml.safe_load(prometheus_config) or {}
     global_config = config.get("global", {})
     job = next((j for j in config.get("scrape_configs", []) if j.get("job_name") == "haproxy"), None)

@@ -241,8 +241,9 @@ def test_alert_delivered_once_with_one_peer_down(ha):
 
 
 def test_real_alert_from_both_prometheus_reaches_the_webhook_once(ha):
-    """A real alert: both Prometheus servers evaluate StackDriftDetected (inventories/lab group_vars
-    drift.yml, for: 0m) on a node exporter textfile metric and send it to all three Alertmanagers."""
+    """A real alert: both Prometheus servers evaluate StackDriftDetected (the prometheus role's stack
+    rules; inventories/lab group_vars drift.yml sets drift_for: 0m) on a node exporter textfile metric
+    and send it to all three Alertmanagers."""
     component = "ha-drill-%s" % uuid.uuid4().hex[:8]
     path = "/var/lib/prometheus/node-exporter/ha_drill.prom"
     ha.sink("DELETE")

@@ -164,3 +164,15 @@ def test_plan_names_what_the_stack_lacks():
     errors = alert_selftest_plan(FLEET, config, [{"name": "other", "interval": 15, "rules": []}], AM_CONFIG)["errors"]
     assert errors == ["Prometheus has no haproxy scrape job: converge the prometheus role (prometheus_haproxy_group).",
                       "Prometheus has no HAProxyBackendServerDown rule: converge the prometheus role."]
+
+
+def test_plan_refuses_a_backend_whose_alert_is_already_active():
+    alerts = [{"state": "firing", "labels": {"alertname": "HAProxyBackendServerDown", "proxy": "gs_backend", "server": "app3"}},
+              {"state": "firing", "labels": {"alertname": "HAProxyBackendServerDown", "proxy": "ac_backend", "server": "app2"}},
+              {"state": "firing", "labels": {"alertname": "Watchdog"}}]
+    plan = alert_selftest_plan(FLEET, PROM_CONFIG, RULES_NATIVE, AM_CONFIG, "", "", 30, alerts)
+    assert plan["errors"] == ["HAProxyBackendServerDown is already active for gs_backend/app3 (firing): the self-test "
+                              "would time nothing. Wait until it resolves, fix the server, or set selftest_backend to "
+                              "another backend."]
+    # another backend's alert does not matter
+    assert alert_selftest_plan(FLEET, PROM_CONFIG, RULES_NATIVE, AM_CONFIG, "pgc_backend", "", 30, alerts)["errors"] == []

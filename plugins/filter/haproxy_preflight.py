@@ -26,15 +26,18 @@ options:
     description:
       - The role's variables, by name.
       - "Public ones: V(haproxy_http_port), V(haproxy_https_port), V(haproxy_tls_enabled), V(haproxy_stats_enabled),
-        V(haproxy_stats_port), V(haproxy_runtime_tcp_port), V(haproxy_backend_servers_group), V(haproxy_routes),
+        V(haproxy_stats_port), V(haproxy_runtime_tcp_port), V(haproxy_backend_servers_group), V(haproxy_backends_extra), V(haproxy_routes),
         V(haproxy_default_backend), V(haproxy_stats_password), V(haproxy_stats_user), V(haproxy_rate_limit_enabled),
         V(haproxy_rate_limit_requests), V(haproxy_rate_limit_period), V(haproxy_nbthread), V(haproxy_maxconn),
         V(haproxy_frontend_maxconn), V(haproxy_tls_certificate), V(haproxy_tls_certificate_on_host),
         V(haproxy_install_source), V(haproxy_deb_file) and V(haproxy_apt_mirror)."
-      - "Derived ones: V(_haproxy_backends), the backends with the role's built-in settings,
-        O(haproxy_backend_defaults) and the servers of the group merged in (C(vars/main.yml)); and
+      - "Derived ones: V(_haproxy_backends), the backends (V(haproxy_backends), then V(haproxy_backends_extra))
+        with the role's built-in settings, V(haproxy_backend_defaults) and the servers of the group merged in
+        (C(vars/main.yml)); and
         V(_haproxy_tls_stat), the C(stat) dictionary of the TLS certificate (V({}) when it was not looked at)."
       - A missing V(haproxy_stats_password) counts as not set; any other missing key is an error.
+      - The routes checked are those the role renders, derived from the backends and V(haproxy_routes) by
+        P(acgs.haproxy_stack.haproxy_route_list#filter).
     type: dict
     required: true
 """
@@ -58,7 +61,7 @@ RETURN = r"""
 _value:
   description:
     - One message per problem, each naming the variable and how to fix it; empty when there is none.
-    - "Order: listener ports, backends (each with its servers), routes, the default backend, the stats page,
+    - "Order: listener ports, backends (each with its own routes and servers), routes, the default backend, the stats page,
       rate limits, process limits, TLS, the install source."
   type: list
   elements: str
@@ -67,11 +70,13 @@ _value:
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.acgs.haproxy_stack.plugins.filter.haproxy_route_list import backend_label, haproxy_route_list
 
 # The variables the rules read; haproxy_stats_password has no default, so it may be missing.
 KEYS = (
     "haproxy_http_port", "haproxy_https_port", "haproxy_tls_enabled", "haproxy_stats_enabled", "haproxy_stats_port",
-    "haproxy_runtime_tcp_port", "_haproxy_backends", "haproxy_backend_servers_group", "haproxy_routes",
+    "haproxy_runtime_tcp_port", "_haproxy_backends", "haproxy_backends_extra", "haproxy_backend_servers_group",
+    "haproxy_routes",
     "haproxy_default_backend", "haproxy_stats_user", "haproxy_rate_limit_enabled", "haproxy_rate_limit_requests",
     "haproxy_rate_limit_period", "haproxy_nbthread", "haproxy_maxconn", "haproxy_frontend_maxconn",
     "haproxy_tls_certificate", "haproxy_tls_certificate_on_host", "_haproxy_tls_stat", "haproxy_install_source",
@@ -138,6 +143,16 @@ def _backend_names(v):
     return [b.get("name") for b in v["_haproxy_backends"]]
 
 
+def _first_extra(v):
+    """Index of the first backend from haproxy_backends_extra (they come last)."""
+    return len(v["_haproxy_backends"]) - len(v["haproxy_backends_extra"] or [])
+
+
+def _routes(v):
+    """The routes as the role renders them (plugins/filter/haproxy_route_list.py)."""
+    return haproxy_route_list(v["_haproxy_backends"], v["haproxy_routes"], _first_extra(v))
+
+
 # --- Rules on the whole input: each takes the variables and returns its messages. -------------
 
 def listener_ports_in_range(v):
@@ -155,15 +170,26 @@ def listener_ports_unique(v):
 
 def backend_names_unique(v):
     names = _backend_names(v)
-    return ["haproxy_backends defines %s more than once: backend names must be unique." % name
-            for name in _unique(names) if names.count(name) > 1]
+    first_extra = _first_extra(v)
+    errors = []
+    for name in _unique(names):
+        if names.count(name) < 2:
+            continue
+        if name not in names[first_extra:]:
+            errors.append("haproxy_backends defines %s more than once: backend names must be unique." % name)
+        elif name not in names[:first_extra]:
+            errors.append("haproxy_backends_extra defines %s more than once: backend names must be unique." % name)
+        else:
+            errors.append("haproxy_backends_extra defines %s, which haproxy_backends defines already: give the new "
+                          "backend another name, or change the existing one in haproxy_backends." % name)
+    return errors
 
 
 def backends(v):
     """The rules of BACKEND_RULES on each backend, one backend after the other."""
     errors = []
     for index, backend in enumerate(v["_haproxy_backends"]):
-        where = "haproxy_backends[%d] (%s)" % (index, backend.get("name"))
+        where = backend_label(index, backend, _first_extra(v))
         for rule in BACKEND_RULES:
             errors.extend(rule(v, backend, where))
     return errors
@@ -171,13 +197,25 @@ def backends(v):
 
 def route_backends_defined(v):
     names = _backend_names(v)
-    return ["haproxy_routes: %s routes to %s, which haproxy_backends does not define: add the backend or fix the route."
-            % (r.get("path_prefix"), r.get("backend")) for r in v["haproxy_routes"] if r.get("backend") not in names]
+    return ["%s: %s routes to %s, which haproxy_backends does not define: add the backend or fix the route."
+            % (r["source"], r["path_prefix"], r["backend"]) for r in _routes(v) if r["backend"] not in names]
 
 
 def route_prefixes(v):
-    return ['haproxy_routes: path_prefix "%s" must start with / and contain no spaces.' % r.get("path_prefix")
-            for r in v["haproxy_routes"] if not _matches(PATH_PREFIX_PATTERN, r.get("path_prefix"))]
+    return ['%s: path_prefix "%s" must start with / and contain no spaces.' % (r["source"], r["path_prefix"])
+            for r in _routes(v) if not _matches(PATH_PREFIX_PATTERN, r["path_prefix"])]
+
+
+def route_prefixes_unique(v):
+    routes = _routes(v)
+    prefixes = [r["path_prefix"] for r in routes]
+    errors = []
+    for prefix in [p for i, p in enumerate(prefixes) if p not in prefixes[:i]]:
+        sources = [r["source"] for r in routes if r["path_prefix"] == prefix]
+        if len(sources) > 1:
+            errors.append('path_prefix "%s" is routed more than once, by %s: only the first would ever match, '
+                          'give each route its own prefix.' % (prefix, " and ".join(sources)))
+    return errors
 
 
 def default_backend_defined(v):
@@ -244,6 +282,14 @@ def apt_mirror(v):
 
 
 # --- Rules on one backend: each takes the variables, the backend and where it is. --------------
+
+def backend_routes(v, b, where):
+    if b.get("path_prefix") is not None and b.get("routes") is not None:
+        return ["%s: set path_prefix (one route) or routes (a list of prefixes), not both." % where]
+    if b.get("routes") is not None and not isinstance(b["routes"], (list, tuple)):
+        return ["%s: routes must be a list of path prefixes, got %s." % (where, b["routes"])]
+    return []
+
 
 def backend_name(v, b, where):
     return [] if _matches(NAME_PATTERN, b.get("name")) else ["%s: name may only use letters, digits, _ . : -" % where]
@@ -322,9 +368,9 @@ def server_port(v, b, s, label):
 
 # In the order their messages come.
 RULES = (listener_ports_in_range, listener_ports_unique, backend_names_unique, backends, route_backends_defined,
-         route_prefixes, default_backend_defined, stats_password, stats_user, rate_limit, process_limits,
+         route_prefixes, route_prefixes_unique, default_backend_defined, stats_password, stats_user, rate_limit, process_limits,
          tls_certificate, deb_file, apt_mirror)
-BACKEND_RULES = (backend_name, backend_port, backend_balance, backend_affinity, backend_timeouts, backend_counts,
+BACKEND_RULES = (backend_name, backend_port, backend_routes, backend_balance, backend_affinity, backend_timeouts, backend_counts,
                  backend_has_servers, servers, server_names_unique)
 SERVER_RULES = (server_address, server_name, server_port)
 

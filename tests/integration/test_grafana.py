@@ -29,8 +29,10 @@ DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
 # Everything the grafana role writes on mon1 (the bad-input test compares checksums).
 GRAFANA_FILES = ["/etc/grafana/grafana.ini", "/etc/grafana/provisioning/datasources/acgs-prometheus.yml",
                  "/etc/grafana/provisioning/dashboards/acgs-haproxy.yml", DASHBOARDS_DIR + "/haproxy.json"]
-# Seed services behind lb1 (roles/demo_app defaults): /api/v1/<service>/ goes to <service>_backend.
-SERVICES = ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")
+# Seed services behind lb1, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes
+# to <service>_backend.
+SERVICES = tuple(b["name"][:-len("_backend")] for b in yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"])
 
 
 def _local_dashboard_helpers():

@@ -14,11 +14,17 @@ import ssl
 import threading
 import time
 import socket
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
-SERVICES = {"auth": 8000, "ac": 8001, "integrity": 8002, "fv": 8003, "gs": 8004, "pgc": 8005, "ec": 8006}
+ROOT = Path(__file__).resolve().parents[2]
+# The seed services, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes to
+# <service>_backend, served on <port> by the stand-in services of every backends host.
+SEEDS = yaml.safe_load((ROOT / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"]
+SERVICES = {b["name"][:-len("_backend")]: b["port"] for b in SEEDS}
 SOCKET = "/run/haproxy/admin.sock"
 PLAYBOOK = "playbooks/haproxy.yml"
 WATCHED = "/etc/haproxy/haproxy.cfg /etc/haproxy/conf.d/*.cfg /etc/haproxy/certs/haproxy.pem"

@@ -27,10 +27,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = os.environ.get("ACGS_INVENTORY") or str(ROOT / "inventories" / "lab")
-SERVICES = {"auth": 8000, "ac": 8001, "integrity": 8002, "fv": 8003, "gs": 8004, "pgc": 8005, "ec": 8006}
+# The seed services, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes to
+# <service>_backend, served on <port> by the stand-in services of every backends host.
+SEEDS = yaml.safe_load((ROOT / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"]
+SERVICES = {b["name"][:-len("_backend")]: b["port"] for b in SEEDS}
 APP_HOSTS = ["app1", "app2"]
 BACKENDS = ["%s_backend" % s for s in SERVICES]
 RATE = 50.0

@@ -28,7 +28,11 @@ PASSWORD = "s3cretStatsPassw0rd"
 
 pytestmark = pytest.mark.skipif(not os.access(HAPROXY, os.X_OK), reason="haproxy is not installed here")
 
-SEVEN = ["auth", "ac", "integrity", "fv", "gs", "pgc", "ec"]
+# The seed services, as the role ships them (never a copy here).
+with open(os.path.join(ROLE, "defaults", "main.yml")) as _defaults:
+    SEEDS = yaml.safe_load(_defaults)["haproxy_backends"]
+# A user's eighth backend: one entry in one file.
+EIGHTH = {"name": "rp_backend", "port": 8007, "path_prefix": "/api/v1/rp/"}
 
 # Good cases: variables on top of the role defaults.
 GOOD = {
@@ -46,6 +50,7 @@ GOOD = {
         "haproxy_defaults_config": {"option": ["httplog", "dontlognull"]},
         "haproxy_retry_idempotent": False,
     },
+    "eighth_backend": {"haproxy_backends_extra": [EIGHTH]},
     "custom_servers": {
         "haproxy_backends": [{"name": "web", "port": 80, "balance": "hdr(host)", "affinity": "none",
                               "servers": [{"name": "w1", "address": "192.0.2.10", "weight": 50},
@@ -70,6 +75,9 @@ BAD = {
     "server_without_address": ({"haproxy_backend_servers_group": "nofacts"}, ["app3 has no address", "ansible_default_ipv4"]),
     "route_to_missing_backend": ({"haproxy_routes": [{"path_prefix": "/x/", "backend": "nope_backend"}]},
                                  ["haproxy_routes", "nope_backend"]),
+    "extra_backend_on_a_seed_prefix": ({"haproxy_backends_extra": [dict(EIGHTH, path_prefix="/api/v1/auth/")]},
+                                       ['path_prefix "/api/v1/auth/" is routed more than once',
+                                        "haproxy_backends_extra[0] (rp_backend)"]),
     "missing_certificate": ({"haproxy_tls_enabled": True, "haproxy_tls_certificate": "/nonexistent/lb.pem"},
                             ["haproxy_tls_certificate", "missing or unreadable"]),
     "certificate_unset": ({"haproxy_tls_enabled": True}, ["haproxy_tls_certificate is empty"]),
@@ -173,15 +181,23 @@ def test_good_config_passes_haproxy_check(rendered, case):
     assert not warnings, result.stdout + result.stderr
 
 
+def sections(config):
+    return {block.split("\n", 1)[0]: block for block in config.split("\n\n")}
+
+
+def route_lines(config):
+    return [line.strip() for line in config.splitlines() if line.strip().startswith("use_backend ")]
+
+
 def test_defaults_reproduce_the_seeds(rendered):
     config = (rendered / "defaults" / "haproxy.cfg").read_text()
-    for service in SEVEN:
-        assert "\nbackend %s_backend\n" % service in config
-        assert "use_backend %s_backend if { path_beg /api/v1/%s/ }" % (service, service) in config
-    sections = {block.split("\n", 1)[0]: block for block in config.split("\n\n")}
-    for service, timeout in {"auth": 30, "fv": 45, "gs": 60, "ec": 45, "pgc": 30}.items():
-        assert "timeout server %ds" % timeout in sections["backend %s_backend" % service]
-    auth = sections["backend auth_backend"]
+    # The lab tests build each seed's path from its name: /api/v1/<service>/ goes to <service>_backend.
+    assert all(b["path_prefix"] == "/api/v1/%s/" % b["name"][:-len("_backend")] for b in SEEDS)
+    assert route_lines(config) == ["use_backend %s if { path_beg %s }" % (b["name"], b["path_prefix"]) for b in SEEDS]
+    for backend in SEEDS:
+        assert "\nbackend %s\n" % backend["name"] in config
+        assert "timeout server %ds" % backend.get("timeout_server", 30) in sections(config)["backend " + backend["name"]]
+    auth = sections(config)["backend auth_backend"]
     assert "server app1 192.0.2.1:8000 cookie app1" in auth
     assert "server app2 192.0.2.2:8000 cookie app2" in auth
     assert "option httpchk GET /health" in auth
@@ -201,6 +217,28 @@ def test_defaults_reproduce_the_seeds(rendered):
     assert PASSWORD in (rendered / "defaults" / "conf.d" / "00-stats.cfg").read_text()
     dropin = (rendered / "defaults" / "dropin.conf").read_text()
     assert "-f /etc/haproxy/conf.d" in dropin and "show servers state" in dropin
+
+
+def test_the_demo_app_stands_in_for_every_seed():
+    """roles/demo_app keeps its own literal list: it must be the seeds, service name to port."""
+    with open(os.path.join(REPO, "roles", "demo_app", "defaults", "main.yml")) as defaults:
+        demo = yaml.safe_load(defaults)["demo_app_services"]
+    assert demo == {b["name"][:-len("_backend")]: b["port"] for b in SEEDS}
+
+
+def test_an_eighth_backend_is_one_extra_entry(rendered):
+    """A user adds rp_backend with one entry (haproxy_backends_extra): haproxy -c accepts it (the good
+    cases above), its route comes after the seeds' and its backend is there; the seven are unchanged."""
+    default = (rendered / "defaults" / "haproxy.cfg").read_text()
+    config = (rendered / "eighth_backend" / "haproxy.cfg").read_text()
+    assert route_lines(config) == route_lines(default) + ["use_backend rp_backend if { path_beg /api/v1/rp/ }"]
+    rp = sections(config)["backend rp_backend"]
+    assert "server app1 192.0.2.1:8007 cookie app1" in rp and "server app2 192.0.2.2:8007 cookie app2" in rp
+    assert "option httpchk GET /health" in rp and "timeout server 30s" in rp
+    for backend in SEEDS:
+        name = "backend " + backend["name"]
+        assert sections(config)[name] == sections(default)[name]
+    assert set(sections(config)) - set(sections(default)) == {"backend rp_backend"}
 
 
 def test_options_render(rendered):

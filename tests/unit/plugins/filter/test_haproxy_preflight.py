@@ -30,23 +30,27 @@ GOOD_CERT = {"exists": True, "readable": True, "isreg": True}
 def variables(**overrides):
     """The filter's input as tasks/preflight.yml builds it: the role defaults, then the overrides.
 
-    haproxy_backends, haproxy_backend_defaults and servers (the group's) are merged over the
-    built-in backend settings as vars/main.yml's _haproxy_backends does.
+    haproxy_backends then haproxy_backends_extra, haproxy_backend_defaults and servers (the group's) are
+    merged over the built-in backend settings as vars/main.yml's _haproxy_backends does.
     """
     backends = overrides.pop("haproxy_backends", DEFAULTS["haproxy_backends"])
+    extra = overrides.get("haproxy_backends_extra", DEFAULTS["haproxy_backends_extra"])
     backend_defaults = overrides.pop("haproxy_backend_defaults", DEFAULTS["haproxy_backend_defaults"])
     servers = overrides.pop("servers", GROUP_SERVERS)
     result = {key: DEFAULTS[key] for key in haproxy_preflight.KEYS if key in DEFAULTS}
     result.update(haproxy_stats_password="s3cretStatsPassw0rd", _haproxy_tls_stat={},
-                  _haproxy_backends=[{**BACKEND_BASE, "servers": servers, **backend_defaults, **b} for b in backends])
+                  _haproxy_backends=[{**BACKEND_BASE, "servers": servers, **backend_defaults, **b} for b in backends + extra])
     result.update(overrides)
     return result
 
 
 def web(**backend):
-    """One backend, web on port 8000 unless the row says otherwise, and one route to it."""
-    backend = dict({"name": "web", "port": 8000}, **backend)
-    return {"haproxy_backends": [backend], "haproxy_routes": [{"path_prefix": "/", "backend": backend["name"]}]}
+    """One backend, web on port 8000 with the route / unless the row says otherwise."""
+    backend = dict({"name": "web", "port": 8000, "path_prefix": "/"}, **backend)
+    return {"haproxy_backends": [backend]}
+
+
+RP = {"name": "rp_backend", "port": 8007, "path_prefix": "/api/v1/rp/"}
 
 
 TLS = {"haproxy_tls_enabled": True, "haproxy_tls_certificate": "/etc/haproxy/certs/lb.pem", "_haproxy_tls_stat": GOOD_CERT}
@@ -86,9 +90,21 @@ BAD = [
     ("backend_names_unique", "backend_twice",
      {"haproxy_backends": [{"name": "auth_backend", "port": 8000}, {"name": "auth_backend", "port": 8100}], "haproxy_routes": []},
      ["haproxy_backends defines auth_backend more than once: backend names must be unique."]),
+    ("backend_names_unique", "extra_backend_twice", {"haproxy_backends_extra": [RP, dict(RP, path_prefix="/rp/")]},
+     ["haproxy_backends_extra defines rp_backend more than once: backend names must be unique."]),
+    ("backend_names_unique", "extra_backend_named_as_a_seed",
+     {"haproxy_backends_extra": [{"name": "auth_backend", "port": 8100}]},
+     ["haproxy_backends_extra defines auth_backend, which haproxy_backends defines already: give the new backend "
+      "another name, or change the existing one in haproxy_backends."]),
     ("backend_name", "backend_name_with_space", web(name="we b"),
      ["haproxy_backends[0] (we b): name may only use letters, digits, _ . : -"]),
     ("backend_port", "backend_port_zero", web(port=0), [W + ": port 0 must be 1-65535."]),
+    ("backend_port", "extra_backend_port_unset", {"haproxy_backends_extra": [{"name": "rp_backend"}]},
+     ["haproxy_backends_extra[0] (rp_backend): port (unset) must be 1-65535."]),
+    ("backend_routes", "path_prefix_and_routes", web(routes=["/a/", "/b/"]),
+     [W + ": set path_prefix (one route) or routes (a list of prefixes), not both."]),
+    ("backend_routes", "routes_not_a_list", web(path_prefix=None, routes="/a/"),
+     [W + ": routes must be a list of path prefixes, got /a/."]),
     ("backend_port", "backend_port_unset", {"haproxy_backends": [{"name": "web"}], "haproxy_routes": []},
      [W + ": port (unset) must be 1-65535."]),
     ("backend_balance", "unknown_balance", {"haproxy_backend_defaults": {"balance": "fastest"}, **web()},
@@ -121,6 +137,22 @@ BAD = [
     ("route_backends_defined", "route_to_undefined_backend",
      {"haproxy_routes": [{"path_prefix": "/x/", "backend": "nope_backend"}]},
      ["haproxy_routes: /x/ routes to nope_backend, which haproxy_backends does not define: add the backend or fix the route."]),
+    ("route_prefixes", "backend_prefix_without_slash", web(path_prefix="api"),
+     [W + ': path_prefix "api" must start with / and contain no spaces.']),
+    ("route_prefixes", "extra_backend_route_with_space",
+     {"haproxy_backends_extra": [dict(RP, path_prefix=None, routes=["/rp/", "/r p/"])]},
+     ['haproxy_backends_extra[0] (rp_backend): path_prefix "/r p/" must start with / and contain no spaces.']),
+    ("route_prefixes_unique", "extra_backend_on_a_seed_prefix", {"haproxy_backends_extra": [dict(RP, path_prefix="/api/v1/ac/")]},
+     ['path_prefix "/api/v1/ac/" is routed more than once, by haproxy_backends[1] (ac_backend) and '
+      'haproxy_backends_extra[0] (rp_backend): only the first would ever match, give each route its own prefix.']),
+    ("route_prefixes_unique", "extra_route_on_a_seed_prefix",
+     {"haproxy_backends_extra": [dict(RP, path_prefix=None)],
+      "haproxy_routes": [{"path_prefix": "/api/v1/gs/", "backend": "rp_backend"}]},
+     ['path_prefix "/api/v1/gs/" is routed more than once, by haproxy_backends[4] (gs_backend) and haproxy_routes: '
+      'only the first would ever match, give each route its own prefix.']),
+    ("route_prefixes_unique", "one_backend_twice_the_same_prefix", web(path_prefix=None, routes=["/a/", "/a/"]),
+     ['path_prefix "/a/" is routed more than once, by %s and %s: only the first would ever match, '
+      'give each route its own prefix.' % (W, W)]),
     ("route_prefixes", "prefix_without_slash", {"haproxy_routes": [{"path_prefix": "api v1", "backend": "auth_backend"}]},
      ['haproxy_routes: path_prefix "api v1" must start with / and contain no spaces.']),
     ("route_prefixes", "prefix_with_space", {"haproxy_routes": [{"path_prefix": "/api v1", "backend": "auth_backend"}]},
@@ -172,6 +204,17 @@ GOOD = {
     "balance_variants": {"haproxy_backends": [{"name": n, "port": 8000 + i, "balance": b} for i, (n, b) in enumerate(
         [("a", "random(2)"), ("b", "uri whole"), ("c", "url_param id check_post"), ("d", "rdp-cookie"), ("e", "hash path"),
          ("f", "hdr(host)"), ("g", "static-rr")])], "haproxy_routes": []},
+    "an_eighth_backend_as_one_extra_entry": {"haproxy_backends_extra": [RP]},
+    "extra_backend_with_several_routes": {"haproxy_backends_extra": [dict(RP, path_prefix=None, routes=["/rp/", "/r/"])]},
+    "extra_backend_without_a_route": {"haproxy_backends_extra": [dict(RP, path_prefix=None)]},
+    "extra_route_to_a_backend_without_prefix": {"haproxy_backends_extra": [dict(RP, path_prefix=None)],
+                                                "haproxy_routes": [{"path_prefix": "/rp/", "backend": "rp_backend"}]},
+    # An inventory written when routes were their own list: haproxy_routes restates the seven routes.
+    "routes_restated_in_haproxy_routes": {"haproxy_routes": [
+        {"path_prefix": b["path_prefix"], "backend": b["name"]} for b in DEFAULTS["haproxy_backends"]]},
+    "old_style_backends_without_prefixes": {
+        "haproxy_backends": [{k: v for k, v in b.items() if k != "path_prefix"} for b in DEFAULTS["haproxy_backends"]],
+        "haproxy_routes": [{"path_prefix": b["path_prefix"], "backend": b["name"]} for b in DEFAULTS["haproxy_backends"]]},
     "server_inherits_backend_port": web(servers=[{"name": "s1", "address": "192.0.2.10"}]),
     "default_backend_defined": {"haproxy_default_backend": "auth_backend"},
     "deb_with_file": {"haproxy_install_source": "deb", "haproxy_deb_file": "files/haproxy.deb"},

@@ -61,7 +61,9 @@ _value:
 import json
 import os
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
+    run_rules, unique as _unique, text as _text,
+)
 
 # The variables the rules read; the two passwords may be missing (no value is "not set").
 KEYS = (
@@ -70,22 +72,6 @@ KEYS = (
     "grafana_dashboards_dir", "_grafana_builtin_dashboards",
 )
 OPTIONAL_KEYS = ("grafana_admin_password", "grafana_prometheus_password")
-
-
-def _text(value):
-    """A value as text, None as empty."""
-    return "" if value is None else str(value)
-
-
-def _unique(values):
-    """As Ansible's unique filter: first occurrences, strings compared without case."""
-    seen, out = set(), []
-    for value in values:
-        key = value.lower() if isinstance(value, str) else value
-        if key not in seen:
-            seen.add(key)
-            out.append(value)
-    return out
 
 
 def dashboard_file_problem(path):
@@ -167,16 +153,7 @@ RULES = (required_settings, prometheus_addresses, package_file, dashboard_files_
 
 
 def grafana_preflight_errors(variables):
-    if not isinstance(variables, dict):
-        raise AnsibleFilterError("grafana_preflight_errors: the input must be a dict of the role's variables, got %s"
-                                 % type(variables).__name__)
-    missing = [key for key in KEYS if key not in variables]
-    if missing:
-        raise AnsibleFilterError("grafana_preflight_errors: the input lacks %s" % ", ".join(missing))
-    errors = []
-    for rule in RULES:
-        errors.extend(rule(variables))
-    return errors
+    return run_rules("grafana_preflight_errors", variables, KEYS, RULES)
 
 
 class FilterModule(object):

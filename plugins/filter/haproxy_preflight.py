@@ -67,9 +67,10 @@ _value:
   elements: str
 """
 
-import re
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
+    run_rules, to_int as _int, matches as _matches, unique as _unique, text as _text,
+)
 from ansible_collections.acgs.haproxy_stack.plugins.filter.haproxy_route_list import backend_label, haproxy_route_list
 
 # The variables the rules read; haproxy_stats_password has no default, so it may be missing.
@@ -91,40 +92,6 @@ AFFINITIES = ("cookie", "stick", "none")
 TIMEOUTS = ("timeout_server", "timeout_check", "health_interval")
 # Counts and their least value.
 COUNTS = (("slowstart", 0), ("health_rise", 1), ("health_fall", 1), ("error_limit", 1))
-
-
-def _int(value, default=0):
-    """An integer as Jinja's int filter makes it: "42.5" is 42, what cannot be converted is default."""
-    try:
-        if isinstance(value, str):
-            return int(value, 10)
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return default
-
-
-def _matches(pattern, value):
-    """As Ansible's match test: the value as text, matched at its start."""
-    return re.match(pattern, str(value)) is not None
-
-
-def _unique(values):
-    """As Ansible's unique filter: first occurrences, strings compared without case."""
-    seen, out = set(), []
-    for value in values:
-        key = value.lower() if isinstance(value, str) else value
-        if key not in seen:
-            seen.add(key)
-            out.append(value)
-    return out
-
-
-def _text(value):
-    """A value as text, None as empty."""
-    return "" if value is None else str(value)
 
 
 def _ports(v):
@@ -376,16 +343,7 @@ SERVER_RULES = (server_address, server_name, server_port)
 
 
 def haproxy_preflight_errors(variables):
-    if not isinstance(variables, dict):
-        raise AnsibleFilterError("haproxy_preflight_errors: the input must be a dict of the role's variables, got %s"
-                                 % type(variables).__name__)
-    missing = [key for key in KEYS if key not in variables]
-    if missing:
-        raise AnsibleFilterError("haproxy_preflight_errors: the input lacks %s" % ", ".join(missing))
-    errors = []
-    for rule in RULES:
-        errors.extend(rule(variables))
-    return errors
+    return run_rules("haproxy_preflight_errors", variables, KEYS, RULES)
 
 
 class FilterModule(object):

@@ -58,9 +58,10 @@ _value:
   elements: str
 """
 
-import re
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
+    run_rules, to_int as _int, matches as _matches, unique as _unique, text as _text,
+)
 
 # The variables the rules read; keepalived_auth_pass has no default, so it may be missing.
 KEYS = (
@@ -72,40 +73,6 @@ KEYS = (
 )
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 DIGITS_PATTERN = r"^[0-9]+$"
-
-
-def _int(value, default=0):
-    """An integer as Jinja's int filter makes it: "42.5" is 42, what cannot be converted is default."""
-    try:
-        if isinstance(value, str):
-            return int(value, 10)
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return default
-
-
-def _matches(pattern, value):
-    """As Ansible's match test: the value as text, matched at its start."""
-    return re.match(pattern, str(value)) is not None
-
-
-def _unique(values):
-    """As Ansible's unique filter: first occurrences, strings compared without case."""
-    seen, out = set(), []
-    for value in values:
-        key = value.lower() if isinstance(value, str) else value
-        if key not in seen:
-            seen.add(key)
-            out.append(value)
-    return out
-
-
-def _text(value):
-    """A value as text, None as empty."""
-    return "" if value is None else str(value)
 
 
 def _in_range(value, low, high):
@@ -217,16 +184,7 @@ VIP_RULES = (vip_address, vip_prefix, vip_router_id, vip_interface)
 
 
 def keepalived_preflight_errors(variables):
-    if not isinstance(variables, dict):
-        raise AnsibleFilterError("keepalived_preflight_errors: the input must be a dict of the role's variables, got %s"
-                                 % type(variables).__name__)
-    missing = [key for key in KEYS if key not in variables]
-    if missing:
-        raise AnsibleFilterError("keepalived_preflight_errors: the input lacks %s" % ", ".join(missing))
-    errors = []
-    for rule in RULES:
-        errors.extend(rule(variables))
-    return errors
+    return run_rules("keepalived_preflight_errors", variables, KEYS, RULES)
 
 
 class FilterModule(object):

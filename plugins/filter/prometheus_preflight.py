@@ -70,7 +70,9 @@ _value:
 import numbers
 import re
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
+    run_rules, matches as _matches, text as _text,
+)
 
 # The variables the rules read; the two passwords may be missing (no value is "not set").
 KEYS = (
@@ -92,22 +94,12 @@ ALERT_DURATION_KEY_PATTERN = r".*_(for|window)$"
 SLO_WINDOWS = ("slo_fast_burn_windows", "slo_slow_burn_windows", "slo_error_rate_windows")
 
 
-def _matches(pattern, value):
-    """As Ansible's match test: the value as text, matched at its start."""
-    return re.match(pattern, str(value)) is not None
-
-
 def _float(value):
     """A number as Jinja's float filter makes it: what cannot be converted is 0.0."""
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         return 0.0
-
-
-def _text(value):
-    """A value as text, None as empty."""
-    return "" if value is None else str(value)
 
 
 def _as_list(value):
@@ -269,16 +261,7 @@ RULES = (web_password, web_username, retention_time, intervals, retention_size, 
 
 
 def prometheus_preflight_errors(variables):
-    if not isinstance(variables, dict):
-        raise AnsibleFilterError("prometheus_preflight_errors: the input must be a dict of the role's variables, got %s"
-                                 % type(variables).__name__)
-    missing = [key for key in KEYS if key not in variables]
-    if missing:
-        raise AnsibleFilterError("prometheus_preflight_errors: the input lacks %s" % ", ".join(missing))
-    errors = []
-    for rule in RULES:
-        errors.extend(rule(variables))
-    return errors
+    return run_rules("prometheus_preflight_errors", variables, KEYS, RULES)
 
 
 class FilterModule(object):

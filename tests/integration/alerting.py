@@ -11,6 +11,7 @@ Every wait is bounded by a deadline; every request has a timeout.
 import base64
 import json
 import re
+import sys
 import threading
 import time
 import urllib.error
@@ -23,6 +24,14 @@ import yaml
 from lab_hosts import LabHosts, LabNotUp  # noqa: F401 (bench/bench_alerts.py opens the lab through them)
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(ROOT / "collections"))
+# The collection's own readers of durations and routes: what the self-test playbook uses, unit-tested.
+from ansible_collections.acgs.haproxy_stack.plugins.filter.alertmanager_route import alertmanager_route  # noqa: E402
+from ansible_collections.acgs.haproxy_stack.plugins.filter.prometheus_duration_seconds import (  # noqa: E402
+    prometheus_duration_seconds as prom_duration,
+)
+
 SINK_PORT = 9095
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
@@ -38,17 +47,6 @@ ALERTMANAGER_USER = "alertmanager"
 
 
 # ------------------------------------------------------------------ durations
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
-def prom_duration(text):
-    """Seconds of a Prometheus/Alertmanager duration such as 15s, 1m30s or 500ms."""
-    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", str(text))
-    if not parts or "".join(n + u for n, u in parts) != str(text):
-        raise ValueError("not a duration: %r" % text)
-    return sum(int(n) * _UNITS[u] for n, u in parts)
-
-
 def haproxy_duration(text):
     """Seconds of an HAProxy time (milliseconds without a unit)."""
     match = re.fullmatch(r"(\d+)(us|ms|s|m|h|d)?", text)
@@ -229,25 +227,6 @@ def check_timings(lab, backend, host="lb1"):
             "up_detection_s": inter + (int(values["rise"]) - 1) * inter + timeout_check}
 
 
-def _route_for(route, labels):
-    """Alertmanager's route for `labels` (first matching child, no `continue`), with inherited timers."""
-    timers = {k: route[k] for k in ("group_wait", "group_interval", "repeat_interval", "receiver") if k in route}
-    for child in route.get("routes", []) or []:
-        if all(_matches(m, labels) for m in child.get("matchers", []) or []):
-            inner = _route_for(child, labels)
-            return dict(timers, **inner)
-    return timers
-
-
-def _matches(matcher, labels):
-    match = re.fullmatch(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', matcher)
-    if not match:
-        raise AssertionError("cannot read Alertmanager matcher %r" % matcher)
-    name, op, value = match.groups()
-    actual = labels.get(name, "")
-    return {"=": actual == value, "!=": actual != value, "=~": re.fullmatch(value, actual) is not None,
-            "!~": re.fullmatch(value, actual) is None}[op]
-
 
 def configured(stack, alertnames):
     """The delays that bound each alert's detection, read from the running Prometheus and Alertmanager.
@@ -274,11 +253,11 @@ def configured(stack, alertnames):
         rule, group = rules[name]
         evaluation.add(group["interval"])
         labels = dict(rule.get("labels", {}), alertname=name)
-        timers = _route_for(route, labels)
+        timers = alertmanager_route(route, labels)
         result["alerts"][name] = {"for_s": float(rule["duration"]), "severity": labels.get("severity"),
-                                  "receiver": timers.get("receiver"),
-                                  "group_wait_s": prom_duration(timers.get("group_wait", "30s")),
-                                  "group_interval_s": prom_duration(timers.get("group_interval", "5m"))}
+                                  "receiver": timers["receiver"],
+                                  "group_wait_s": timers["group_wait"],
+                                  "group_interval_s": timers["group_interval"]}
     result["evaluation_interval_s"] = float(max(evaluation))
     return result
 

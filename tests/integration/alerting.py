@@ -56,6 +56,18 @@ def haproxy_duration(text):
                                   "d": 86400}[match.group(2)]
 
 
+# ------------------------------------------------------------------ waiting
+def wait_until(predicate, timeout, what, poll=2.0):
+    """predicate()'s first true value; fails naming `what` once `timeout` s have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "%s: not within %.0f s" % (what, timeout)
+        time.sleep(poll)
+
+
 # ------------------------------------------------------------------ HTTP
 def http_json(url, auth=None, data=None, method=None, timeout=10):
     request = urllib.request.Request(url, method=method, data=json.dumps(data).encode() if data is not None else None,

@@ -33,7 +33,7 @@ import urllib.request
 import pytest
 
 import alerting
-from alerting import Stack, Traffic
+from alerting import Stack, Traffic, wait_until
 
 FAST_BURN = "HAProxySLOErrorBudgetFastBurn"
 SLO_ALERTS = 'alertname=~"HAProxySLO.*"'
@@ -70,16 +70,6 @@ def counter(stack, proxy, code):
 def slo_alerts(stack, proxy=None):
     return [a["labels"] for a in stack.prom_alerts()
             if a["labels"]["alertname"].startswith("HAProxySLO") and proxy in (None, a["labels"].get("proxy"))]
-
-
-def wait_until(predicate, timeout, what, poll=2.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "%s: not within %.0f s" % (what, timeout)
-        time.sleep(poll)
 
 
 def test_stats_and_no_route_errors_never_page(lab, stack, config):

@@ -74,7 +74,7 @@ def promtool(*args):
 
 
 def run_unit_tests(rules_file, test_fixture, strip_annotations):
-    """Copy the fixture next to the rules (as haproxy.rules.yml) and run promtool test rules."""
+    """Copy the rules (under their own name) and the fixture to a work directory and run promtool test rules."""
     work = tempfile.mkdtemp(prefix="acgs-promtool-")
     try:
         with open(rules_file) as fh:
@@ -83,7 +83,7 @@ def run_unit_tests(rules_file, test_fixture, strip_annotations):
             for group in rules["groups"]:
                 for rule in group["rules"]:
                     rule.pop("annotations", None)
-        with open(os.path.join(work, "haproxy.rules.yml"), "w") as fh:
+        with open(os.path.join(work, os.path.basename(rules_file)), "w") as fh:
             yaml.safe_dump(rules, fh, sort_keys=False)
         shutil.copy(os.path.join(FIXTURES, test_fixture), os.path.join(work, test_fixture))
         proc = promtool("test", "rules", os.path.join(work, test_fixture))
@@ -147,22 +147,11 @@ def test_thresholds_and_durations_come_from_prometheus_alerts():
 def test_stack_rules_drift_and_watchdog(rendered):
     """The role ships the drift alerts and Watchdog (stack.rules.yml) by default: inventories
     without their own rules (inventories/example) get them."""
-    work = tempfile.mkdtemp(prefix="acgs-stack-rules-")
-    try:
-        with open(os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")) as fh:
-            rules = yaml.safe_load(fh)
-        assert [g["name"] for g in rules["groups"]] == ["acgs-drift", "acgs-pipeline"]
-        assert promtool("check", "rules", os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")).returncode == 0
-        for group in rules["groups"]:  # the cases list labels only
-            for rule in group["rules"]:
-                rule.pop("annotations", None)
-        with open(os.path.join(work, "stack.rules.yml"), "w") as fh:
-            yaml.safe_dump(rules, fh, sort_keys=False)
-        shutil.copy(os.path.join(FIXTURES, "stack.test.yml"), work)
-        proc = promtool("test", "rules", os.path.join(work, "stack.test.yml"))
-        assert proc.returncode == 0, "promtool test rules stack.test.yml failed:\n%s%s" % (proc.stdout, proc.stderr)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    stack_rules = os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")
+    with open(stack_rules) as fh:
+        assert [g["name"] for g in yaml.safe_load(fh)["groups"]] == ["acgs-drift", "acgs-pipeline"]
+    assert promtool("check", "rules", stack_rules).returncode == 0
+    run_unit_tests(stack_rules, "stack.test.yml", strip_annotations=True)
 
 
 def test_stack_rules_switch_off_and_service_backends_from_a_list():

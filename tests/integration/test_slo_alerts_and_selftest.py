@@ -140,9 +140,9 @@ def test_selftest_puts_the_server_back_when_it_fails(lab, stack):
 @pytest.fixture(scope="module")
 def selftest_run(lab, stack, config, tmp_path_factory):
     """Start playbooks/alert_selftest.yml in the background; the value is (future, report path)."""
-    # An Alertmanager group of this alert left open by an earlier test would delay the
-    # notification to its next flush: wait until it has sent its resolved notification.
-    interval = configured_group_interval(stack)
+    # Alertmanager does not notify a firing alert again while its last notification of the group
+    # still holds the same alert firing: wait until an earlier run's resolved notification is out.
+    interval = alerting.configured(stack, [SERVER_DOWN])["alerts"][SERVER_DOWN]["group_interval_s"]
     stack.wait_group_closed({"alertname": SERVER_DOWN, "instance": "lb1:9101"}, interval + alerting.SLACK_S + 30)
     # The self-test refuses a backend whose alert is already active (the failing run above may
     # have left one pending for a few seconds).
@@ -153,10 +153,6 @@ def selftest_run(lab, stack, config, tmp_path_factory):
     future = pool.submit(lab.playbook, SELFTEST, "-e", "selftest_report_file=%s" % report, check=False, timeout=900)
     yield future, report
     pool.shutdown(wait=True)
-
-
-def configured_group_interval(stack):
-    return alerting.configured(stack, [SERVER_DOWN])["alerts"][SERVER_DOWN]["group_interval_s"]
 
 
 def test_5xx_burst_on_a_service_backend_pages_within_bound(lab, stack, config, selftest_run):

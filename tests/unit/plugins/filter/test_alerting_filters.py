@@ -122,9 +122,10 @@ def test_plan_picks_the_first_backend_with_two_servers_up_and_reads_the_bounds()
     assert plan["receiver"] == "default"
     # what Alertmanager's notification counters call the receiver's integrations (an empty list is none)
     assert plan["integrations"] == ["email", "slack"]
-    # scrape 10 s (the haproxy job's own) + 2 x 15 s evaluation + for 60 s + 10; group_wait 30 + 10
-    assert plan["bounds"] == {"down": 30.0, "firing": 110.0, "routed": 10.0, "notified": 40.0, "up": 30.0, "resolved": 50.0,
-                              "resolved_notified": 310.0, "open_group_flush": 300.0}
+    # scrape 10 s (the haproxy job's own) + 2 x 15 s evaluation + for 60 s + 10; notified: the longer of
+    # group_wait (30) and group_interval (300, an existing group's next flush) + 10
+    assert plan["bounds"] == {"down": 30.0, "firing": 110.0, "routed": 10.0, "notified": 310.0, "up": 30.0, "resolved": 50.0,
+                              "resolved_notified": 310.0}
 
 
 def test_plan_follows_the_standalone_exporter_and_a_critical_route():
@@ -134,7 +135,7 @@ def test_plan_follows_the_standalone_exporter_and_a_critical_route():
         "pgc_backend", "app2", "backend", "pager")
     assert plan["integrations"] == ["webhook"]
     assert plan["bounds"]["firing"] == 10 + 60 + 120 + 10
-    assert plan["bounds"]["notified"] == 20.0 and plan["bounds"]["down"] == 20.0
+    assert plan["bounds"]["notified"] == 60 + 10 and plan["bounds"]["down"] == 20.0
 
 
 @pytest.mark.parametrize("backend, server, message", [

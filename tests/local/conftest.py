@@ -9,6 +9,15 @@ from a generated configuration in a temporary directory, with its admin socket
 there too. Health checks go to a tiny threaded HTTP server in this process;
 servers pointing at a closed port are DOWN. Everything started here is stopped
 by fixture finalizers with bounded timeouts.
+
+- ``local_haproxy``: a LocalHAProxy running LOCAL_HAPROXY_CONFIG (not the podman lab, which is
+  tests/integration's ``lab``); ``local_haproxy_1000_servers``: one with 1000 servers in 10 backends.
+- ``local_workdir``: the test's temporary directory (HAProxy's config, sockets and log, module
+  arguments, generated playbooks).
+- ``run_module_subprocess``: a module run as its own process with JSON arguments (as Ansible runs it;
+  tests/unit's ``run_module_inproc`` calls ``main()`` in the test's process instead).
+- ``run_playbook``: tasks run by a real ansible-playbook on localhost.
+- ``http_backend``: the port of the HTTP server the health checks go to.
 """
 
 from __future__ import annotations
@@ -89,7 +98,7 @@ def http_backend():
     thread.join(5)
 
 
-LAB_CONFIG = """\
+LOCAL_HAPROXY_CONFIG = """\
 global
     stats socket {dir}/admin.sock mode 600 level admin
     stats socket {dir}/user.sock mode 600 level user
@@ -136,8 +145,8 @@ backend sess_b
 """
 
 
-class HAProxyLab(object):
-    """One HAProxy process with the LAB_CONFIG backends."""
+class LocalHAProxy(object):
+    """One HAProxy process with the LOCAL_HAPROXY_CONFIG backends."""
 
     def __init__(self, directory, config):
         self.dir = directory
@@ -234,13 +243,14 @@ class HAProxyLab(object):
         return thread, result
 
 
-def _lab_ready(servers):
+def _local_haproxy_ready(servers):
     return (servers.get('web/dead', {}).get('state') == 'DOWN'
             and all(servers.get('web/%s' % n, {}).get('state') == 'UP' for n in ('s1', 's2', 's3')))
 
 
 @pytest.fixture
-def lab_dir():
+def local_workdir():
+    """The test's temporary directory: the local HAProxy's files, module arguments, generated playbooks."""
     # Not pytest's tmp_path: other users (the permission test) must be able to traverse it.
     directory = tempfile.mkdtemp(prefix='acgs-haproxy-')
     os.chmod(directory, 0o755)
@@ -249,33 +259,34 @@ def lab_dir():
 
 
 @pytest.fixture
-def lab(http_backend, lab_dir):
+def local_haproxy(http_backend, local_workdir):
+    """A real HAProxy on 127.0.0.1 (LOCAL_HAPROXY_CONFIG), started for the test and stopped after it."""
     if HAPROXY is None:
         pytest.skip('haproxy is not installed (not on PATH nor in /usr/sbin); install it to run tests/local')
     ports = dict(tcp_port=free_port(), port_a=free_port(), port_b=free_port(), closed=free_port())
-    config = LAB_CONFIG.format(dir=lab_dir, http=http_backend, **ports)
-    instance = HAProxyLab(lab_dir, config)
+    config = LOCAL_HAPROXY_CONFIG.format(dir=local_workdir, http=http_backend, **ports)
+    instance = LocalHAProxy(local_workdir, config)
     instance.ports = ports
     try:
-        instance.start(ready=_lab_ready)
+        instance.start(ready=_local_haproxy_ready)
         yield instance
     finally:
         instance.stop()
 
 
 @pytest.fixture
-def big_lab(lab_dir):
+def local_haproxy_1000_servers(local_workdir):
     """HAProxy with 1000 servers (no checks) in 10 backends."""
     if HAPROXY is None:
         pytest.skip('haproxy is not installed (not on PATH nor in /usr/sbin); install it to run tests/local')
     closed = free_port()
-    lines = ['global', '    stats socket %s/admin.sock mode 600 level admin' % lab_dir, '    stats timeout 30s',
+    lines = ['global', '    stats socket %s/admin.sock mode 600 level admin' % local_workdir, '    stats timeout 30s',
              '    maxconn 500', 'defaults', '    mode http', '    timeout connect 1s', '    timeout client 5s',
              '    timeout server 5s']
     for b in range(10):
         lines.append('backend be%d' % b)
         lines.extend('    server s%03d 127.0.0.1:%d' % (s, closed) for s in range(100))
-    instance = HAProxyLab(lab_dir, '\n'.join(lines) + '\n')
+    instance = LocalHAProxy(local_workdir, '\n'.join(lines) + '\n')
     try:
         instance.start(ready=lambda servers: len(servers) == 1000)
         yield instance
@@ -292,8 +303,8 @@ def module_env():
 
 
 @pytest.fixture
-def run_module(lab_dir):
-    """Run a module file directly with JSON args (fast path, no ansible-playbook)."""
+def run_module_subprocess(local_workdir):
+    """Run a module as its own process with JSON args, as Ansible does (fast path, no ansible-playbook)."""
     counter = [0]
 
     def run(name, args, user=None, check_mode=False, diff=False):
@@ -303,14 +314,14 @@ def run_module(lab_dir):
         if diff:
             args['_ansible_diff'] = True
         counter[0] += 1
-        path = os.path.join(lab_dir, 'args-%d.json' % counter[0])
+        path = os.path.join(local_workdir, 'args-%d.json' % counter[0])
         with open(path, 'w') as fh:
             json.dump(dict(ANSIBLE_MODULE_ARGS=args), fh)
         os.chmod(path, 0o644)
         cmd = [sys.executable, '-m', 'ansible_collections.acgs.haproxy_stack.plugins.modules.%s' % name, path]
         if user is not None:
             cmd = ['setpriv', '--reuid=%s' % user, '--regid=%s' % user, '--clear-groups'] + cmd
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=module_env(), cwd=lab_dir,
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=module_env(), cwd=local_workdir,
                               check=False)
         try:
             result = json.loads(proc.stdout)
@@ -322,7 +333,7 @@ def run_module(lab_dir):
 
 
 @pytest.fixture
-def run_playbook(lab_dir):
+def run_playbook(local_workdir):
     """Run tasks through a real ansible-playbook from the repository (its ansible.cfg resolves the collection).
 
     Every task gets ``ignore_errors: true`` and ``register: tN`` (unless it has a register);
@@ -341,20 +352,20 @@ def run_playbook(lab_dir):
                 task.setdefault('register', 't%d' % index)
                 names.append(task['register'])
             prepared.append(task)
-        out = os.path.join(lab_dir, 'results.json')
+        out = os.path.join(local_workdir, 'results.json')
         collect = '{{ {%s} | to_json }}' % ', '.join("'%s': %s" % (n, n) for n in names)
         prepared.append({'name': 'Save results', 'ansible.builtin.copy': {'content': collect, 'dest': out,
                                                                           'mode': '0644'}})
         play = [{'name': 'test', 'hosts': 'localhost', 'gather_facts': False, 'vars': play_vars or {},
                  'tasks': prepared}]
-        playbook = os.path.join(lab_dir, 'playbook.yml')
+        playbook = os.path.join(local_workdir, 'playbook.yml')
         with open(playbook, 'w') as fh:
             yaml.safe_dump(play, fh, sort_keys=False)
         env = dict(os.environ)
         env.pop('ANSIBLE_CONFIG', None)
         env['ANSIBLE_PYTHON_INTERPRETER'] = sys.executable
         env['ANSIBLE_NOCOLOR'] = '1'
-        env['ANSIBLE_LOCAL_TEMP'] = os.path.join(lab_dir, 'ansible-local')
+        env['ANSIBLE_LOCAL_TEMP'] = os.path.join(local_workdir, 'ansible-local')
         cmd = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook] + list(extra_args)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=REPO, check=False)
         if proc.returncode != 0 or not os.path.exists(out):

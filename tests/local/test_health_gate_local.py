@@ -2,10 +2,10 @@
 # Copyright (c) acgs.haproxy_stack contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""health_gate against a real HAProxy (conftest's ``lab`` fixture: admin socket in a temporary directory)
+"""health_gate against a real HAProxy (conftest's ``local_haproxy`` fixture: admin socket in a temporary directory)
 and a real Prometheus (/usr/bin/prometheus) on 127.0.0.1 with basic auth, scraping itself every second,
 a closed port (a target down), and evaluating two rules: one alert firing (severity=critical) and one
-pending for an hour (severity=page). The module runs as a separate process (conftest's ``run_module``).
+pending for an hour (severity=page). The module runs as a separate process (conftest's ``run_module_subprocess``).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def by_name(result):
     return dict((c['name'], c) for c in result['checks'])
 
 
-def test_real_haproxy_backends_and_servers(lab, run_module):
-    result = run_module('health_gate', dict(socket=lab.admin_sock, backends=['web', 'sess_*'], min_up='60%',
+def test_real_haproxy_backends_and_servers(local_haproxy, run_module_subprocess):
+    result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web', 'sess_*'], min_up='60%',
                                             servers=['web/s1', 'track/t1'], wait_timeout=0))
     assert result.get('failed') is not True, result
     checks = by_name(result)
@@ -118,18 +118,18 @@ def test_real_haproxy_backends_and_servers(lab, run_module):
     assert result['changed'] is False
 
 
-def test_real_haproxy_drain_then_ready_is_waited_for(lab, run_module):
-    lab.cli('set server web/s1 state drain', 'set server web/s2 state maint')
-    result = run_module('health_gate', dict(socket=lab.admin_sock, backends=['web'], min_up=3, wait_timeout=0))
+def test_real_haproxy_drain_then_ready_is_waited_for(local_haproxy, run_module_subprocess):
+    local_haproxy.cli('set server web/s1 state drain', 'set server web/s2 state maint')
+    result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], min_up=3, wait_timeout=0))
     assert result['failed'] is True
     assert result['failed_checks'][0]['detail'].startswith('2 of 5 server(s) UP, need 3; not UP: s1 DRAIN, s2 MAINT, dead DOWN')
     # Back to ready while the module waits: a background shell does it after ~1 s.
     helper = subprocess.Popen(['sh', '-c', 'sleep 1; printf "set server web/s1 state ready\\n'
                                'set server web/s2 state ready\\n" | python3 -c "%s"' % (
                                    "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect('%s'); "
-                                   "s.sendall(sys.stdin.buffer.read()); s.recv(1000)" % lab.admin_sock)])
+                                   "s.sendall(sys.stdin.buffer.read()); s.recv(1000)" % local_haproxy.admin_sock)])
     started = time.monotonic()
-    result = run_module('health_gate', dict(socket=lab.admin_sock, backends=['web'], min_up=3, wait_timeout=20,
+    result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], min_up=3, wait_timeout=20,
                                             wait_interval=0.2))
     helper.wait(10)
     assert result.get('failed') is not True, result
@@ -137,23 +137,23 @@ def test_real_haproxy_drain_then_ready_is_waited_for(lab, run_module):
     assert 0.5 < time.monotonic() - started < 15
 
 
-def test_real_haproxy_unknown_backend(lab, run_module):
+def test_real_haproxy_unknown_backend(local_haproxy, run_module_subprocess):
     started = time.monotonic()
-    result = run_module('health_gate', dict(socket=lab.admin_sock, backends=['web', 'nope'], wait_timeout=60))
+    result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web', 'nope'], wait_timeout=60))
     assert result['failed'] is True and result['attempts'] == 1
     assert time.monotonic() - started < 10
     assert 'no such backend "nope"' in result['msg']
 
 
-def test_real_prometheus(prometheus, run_module):
+def test_real_prometheus(prometheus, run_module_subprocess):
     args = dict(prometheus_url=prometheus, prometheus_username=USER, prometheus_password=PASSWORD, wait_timeout=0)
-    result = run_module('health_gate', dict(args, jobs=['prometheus'],
+    result = run_module_subprocess('health_gate', dict(args, jobs=['prometheus'],
                                             alerts=[{'severity': 'page'}, {'severity': 'warning'}]))
     assert result.get('failed') is not True, result
     assert by_name(result)['job prometheus']['detail'] == '1 of 1 target(s) up'
     assert PASSWORD not in json.dumps(result)
 
-    result = run_module('health_gate', dict(args, jobs=['prometheus', 'dead', 'missing'],
+    result = run_module_subprocess('health_gate', dict(args, jobs=['prometheus', 'dead', 'missing'],
                                             alerts=[{'severity': 'critical'}, {'severity': 'page'}],
                                             include_pending=True))
     assert result['failed'] is True
@@ -165,22 +165,22 @@ def test_real_prometheus(prometheus, run_module):
     assert 'GateTestPending{} pending' in failed['alerts severity=page']['detail']
 
 
-def test_real_prometheus_bad_credentials_fail_at_once(prometheus, run_module):
+def test_real_prometheus_bad_credentials_fail_at_once(prometheus, run_module_subprocess):
     started = time.monotonic()
-    result = run_module('health_gate', dict(prometheus_url=prometheus, prometheus_username=USER,
+    result = run_module_subprocess('health_gate', dict(prometheus_url=prometheus, prometheus_username=USER,
                                             prometheus_password='not-the-password-9', jobs=['prometheus'], wait_timeout=60))
     assert result['failed'] is True and result['attempts'] == 1
     assert time.monotonic() - started < 10
     assert ('Prometheus at %s answered 401 Unauthorized: wrong prometheus_username/prometheus_password'
             % prometheus) in result['msg']
-    result = run_module('health_gate', dict(prometheus_url=prometheus, jobs=['prometheus'], wait_timeout=0))
+    result = run_module_subprocess('health_gate', dict(prometheus_url=prometheus, jobs=['prometheus'], wait_timeout=0))
     assert 'it requires basic auth' in result['msg']
 
 
-def test_unreachable_prometheus_is_waited_for(run_module):
+def test_unreachable_prometheus_is_waited_for(run_module_subprocess):
     url = 'http://127.0.0.1:%d' % free_port()
     started = time.monotonic()
-    result = run_module('health_gate', dict(prometheus_url=url, jobs=['node'], wait_timeout=1.5, wait_interval=0.5))
+    result = run_module_subprocess('health_gate', dict(prometheus_url=url, jobs=['node'], wait_timeout=1.5, wait_interval=0.5))
     assert result['failed'] is True
     assert result['attempts'] >= 3
     assert 1.4 < time.monotonic() - started < 15
@@ -188,8 +188,8 @@ def test_unreachable_prometheus_is_waited_for(run_module):
     assert 'Connection refused' in result['msg']
 
 
-def test_everything_together_in_check_mode(lab, prometheus, run_module):
-    result = run_module('health_gate', dict(socket=lab.admin_sock, backends=['web'], prometheus_url=prometheus,
+def test_everything_together_in_check_mode(local_haproxy, prometheus, run_module_subprocess):
+    result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], prometheus_url=prometheus,
                                             prometheus_username=USER, prometheus_password=PASSWORD,
                                             jobs=['prometheus'], alerts=[{'severity': 'critical'}],
                                             urls=[prometheus + '/-/healthy'], wait_timeout=60), check_mode=True)

@@ -13,8 +13,8 @@ def servers_by_name(result):
     return dict(('%s/%s' % (s['backend'], s['name']), s) for s in result['servers'])
 
 
-def test_info_and_server_happy_path(lab, run_playbook):
-    sock = lab.admin_sock
+def test_info_and_server_happy_path(local_haproxy, run_playbook):
+    sock = local_haproxy.admin_sock
     results, stdout = run_playbook([
         {'acgs.haproxy_stack.haproxy_info': {'socket': sock}, 'register': 'all'},
         {'acgs.haproxy_stack.haproxy_info': {'socket': sock, 'backend': 'web', 'server': ['s?', 'dead']},
@@ -30,7 +30,7 @@ def test_info_and_server_happy_path(lab, run_playbook):
         {'acgs.haproxy_stack.haproxy_server': {'socket': sock, 'servers': ['web/s?'], 'state': 'drain'},
          'register': 'again'},
         # module_defaults through the action group, weight in percent, TCP socket
-        {'module_defaults': {'group/acgs.haproxy_stack.haproxy': {'socket': '127.0.0.1:%d' % lab.ports['tcp_port']}},
+        {'module_defaults': {'group/acgs.haproxy_stack.haproxy': {'socket': '127.0.0.1:%d' % local_haproxy.ports['tcp_port']}},
          'block': [{'acgs.haproxy_stack.haproxy_server': {'backend': 'web', 'server': 's2', 'state': 'ready',
                                                           'weight': '50%'},
                     'register': 'weight', 'ignore_errors': True}]},
@@ -69,23 +69,23 @@ def test_info_and_server_happy_path(lab, run_playbook):
     assert weight['commands'] == ['set server web/s2 weight 5', 'set server web/s2 state ready']
     assert results['ready']['changed'] is True
 
-    final = lab.servers()
+    final = local_haproxy.servers()
     assert final['web/s2']['weight'] == 5
     assert all(final['web/%s' % n]['admin_state'] == 'ready' for n in ('s1', 's2', 's3'))
 
 
-def test_bad_input_fails_and_changes_nothing(lab, run_playbook, lab_dir):
+def test_bad_input_fails_and_changes_nothing(local_haproxy, run_playbook, local_workdir):
     """Every bad input is a failed task naming what and where; no server changes."""
-    plain = lab_dir + '/plain-file'
+    plain = local_workdir + '/plain-file'
     with open(plain, 'w') as fh:
         fh.write('not a socket')
-    sock = lab.admin_sock
+    sock = local_haproxy.admin_sock
     # Put some state in place so that "no change" is not just "all defaults".
-    lab.cli('set server web/s3 state drain', 'set server web/s2 weight 7')
-    before = lab.fingerprint()
+    local_haproxy.cli('set server web/s3 state drain', 'set server web/s2 weight 7')
+    before = local_haproxy.fingerprint()
     task = 'acgs.haproxy_stack.haproxy_server'
     results, dummy = run_playbook([
-        {task: {'socket': lab_dir + '/missing.sock', 'servers': ['web/s1'], 'state': 'drain'}, 'register': 'missing'},
+        {task: {'socket': local_workdir + '/missing.sock', 'servers': ['web/s1'], 'state': 'drain'}, 'register': 'missing'},
         {task: {'socket': plain, 'servers': ['web/s1'], 'state': 'drain'}, 'register': 'notsock'},
         {task: {'socket': sock, 'servers': ['web/s1', 'nosuch/s1'], 'state': 'maint'}, 'register': 'nobackend'},
         {task: {'socket': sock, 'servers': ['web/s1', 'web/s9'], 'state': 'maint'}, 'register': 'noserver'},
@@ -96,10 +96,10 @@ def test_bad_input_fails_and_changes_nothing(lab, run_playbook, lab_dir):
                                             {'backend': 'static', 'server': 'st1', 'weight': 3}]},
          'register': 'refused'},
         # a "level user" socket: HAProxy answers "Permission denied"
-        {task: {'socket': lab.user_sock, 'servers': ['web/s1'], 'state': 'maint'}, 'register': 'level'},
+        {task: {'socket': local_haproxy.user_sock, 'servers': ['web/s1'], 'state': 'maint'}, 'register': 'level'},
         {'acgs.haproxy_stack.haproxy_info': {'socket': sock, 'backend': 'nosuch'}, 'register': 'info_nobackend'},
     ])
-    assert lab.fingerprint() == before
+    assert local_haproxy.fingerprint() == before
 
     def failed(name, *parts):
         result = results[name]
@@ -108,7 +108,7 @@ def test_bad_input_fails_and_changes_nothing(lab, run_playbook, lab_dir):
             assert part in result['msg'], (name, part, result['msg'])
         return result
 
-    failed('missing', lab_dir + '/missing.sock', 'no such file', 'nothing was changed')
+    failed('missing', local_workdir + '/missing.sock', 'no such file', 'nothing was changed')
     failed('notsock', plain, 'not a unix socket')
     failed('nobackend', 'No such backend "nosuch"', sock, 'nothing was changed')
     failed('noserver', 'No such server "web/s9"', sock, 'nothing was changed')
@@ -118,24 +118,24 @@ def test_bad_input_fails_and_changes_nothing(lab, run_playbook, lab_dir):
                      "set server static/st1 weight 3\": Backend is using a static LB algorithm",
                      'rolled back, no server was changed')
     assert refused['changed'] is False
-    failed('level', 'Permission denied', lab.user_sock, 'no server was changed')
+    failed('level', 'Permission denied', local_haproxy.user_sock, 'no server was changed')
     failed('info_nobackend', 'No such backend "nosuch"')
 
 
-def test_drain_down_server_waits_only_for_admin_state(lab, run_playbook):
+def test_drain_down_server_waits_only_for_admin_state(local_haproxy, run_playbook):
     """Trap: a server whose health check fails never shows DRAIN; wait must not hang on it.
 
     web/slow is forced DOWN and then passes checks slowly (rise 100): its status is the
     composite "DOWN n/100" ("going up") for 10 s. web/dead fails every check.
     """
-    lab.cli('set server web/slow health down')
-    lab.wait_for(lambda s: s['web/slow']['transition'] == 'going up', what='web/slow DOWN n/100')
+    local_haproxy.cli('set server web/slow health down')
+    local_haproxy.wait_for(lambda s: s['web/slow']['transition'] == 'going up', what='web/slow DOWN n/100')
     start = time.time()
     results, dummy = run_playbook([
-        {'acgs.haproxy_stack.haproxy_server': {'socket': lab.admin_sock, 'servers': ['web/dead', 'web/slow'],
+        {'acgs.haproxy_stack.haproxy_server': {'socket': local_haproxy.admin_sock, 'servers': ['web/dead', 'web/slow'],
                                                'state': 'drain', 'wait': True, 'wait_timeout': 8,
                                                'wait_interval': 0.1}, 'register': 'drain'},
-        {'acgs.haproxy_stack.haproxy_info': {'socket': lab.admin_sock, 'backend': 'web',
+        {'acgs.haproxy_stack.haproxy_info': {'socket': local_haproxy.admin_sock, 'backend': 'web',
                                              'server': ['dead', 'slow']}, 'register': 'info'},
     ])
     elapsed = time.time() - start
@@ -150,21 +150,21 @@ def test_drain_down_server_waits_only_for_admin_state(lab, run_playbook):
     assert slow['state'] == 'DOWN' and slow['transition'] == 'going up' and slow['status'].startswith('DOWN ')
     assert info['web/dead']['admin_state'] == 'drain'
     # a drained DOWN server comes back to DOWN (HAProxy re-checks it), keeping its drain admin state
-    final = lab.wait_for(lambda s: s['web/dead']['state'] == 'DOWN', what='web/dead back to DOWN')
+    final = local_haproxy.wait_for(lambda s: s['web/dead']['state'] == 'DOWN', what='web/dead back to DOWN')
     assert final['web/dead']['admin_state'] == 'drain'
     assert final['web/dead']['status'] == 'DOWN'
 
 
-def test_maint_via_tracked_server(lab, run_playbook):
+def test_maint_via_tracked_server(local_haproxy, run_playbook):
     """MAINT (via web/s1) is parsed; the tracked server's own forced state stays separate."""
-    lab.cli('set server web/s1 state maint')
+    local_haproxy.cli('set server web/s1 state maint')
     results, dummy = run_playbook([
-        {'acgs.haproxy_stack.haproxy_info': {'socket': lab.admin_sock, 'backend': 'track', 'details': True},
+        {'acgs.haproxy_stack.haproxy_info': {'socket': local_haproxy.admin_sock, 'backend': 'track', 'details': True},
          'register': 'info'},
-        {'acgs.haproxy_stack.haproxy_server': {'socket': lab.admin_sock, 'backend': 'track', 'server': 't1',
+        {'acgs.haproxy_stack.haproxy_server': {'socket': local_haproxy.admin_sock, 'backend': 'track', 'server': 't1',
                                                'state': 'maint', 'wait': True, 'wait_timeout': 3,
                                                'wait_interval': 0.1}, 'register': 'maint'},
-        {'acgs.haproxy_stack.haproxy_server': {'socket': lab.admin_sock, 'backend': 'track', 'server': 't1',
+        {'acgs.haproxy_stack.haproxy_server': {'socket': local_haproxy.admin_sock, 'backend': 'track', 'server': 't1',
                                                'state': 'ready'}, 'register': 'ready'},
     ])
     t1 = results['info']['servers'][0]

@@ -108,8 +108,12 @@ def fake_socket(monkeypatch, fake):
 
 
 @pytest.fixture
-def run_module():
-    """Run a module's main() with args; return (kind, result) with kind 'exit' or 'fail'."""
+def run_module_inproc():
+    """Run a module's main() in this process with args; return (kind, result) with kind 'exit' or 'fail'.
+
+    In-process, with exit_json/fail_json patched (tests/local's ``run_module_subprocess`` runs the
+    module as its own process instead).
+    """
 
     def run(module, args, check_mode=False, diff=False):
         args = dict(args)

@@ -22,8 +22,8 @@ def by_name(result):
     return dict(('%s/%s' % (s['backend'], s['server']), s) for s in result['servers'])
 
 
-def test_drain_one(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, backend='web', server='app1', state='drain'))
+def test_drain_one(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, backend='web', server='app1', state='drain'))
     assert kind == 'exit', result
     assert result['changed'] is True
     assert result['commands'] == ['set server web/app1 state drain']
@@ -35,12 +35,12 @@ def test_drain_one(fake, fake_socket, sock_path, run_module):
     assert 'waited' not in result
 
 
-def test_idempotent(fake, fake_socket, sock_path, run_module):
+def test_idempotent(fake, fake_socket, sock_path, run_module_inproc):
     args = dict(socket=sock_path, servers=['web/app1', 'web/app2'], state='maint', weight='5')
-    kind, first = run_module(haproxy_server, args)
+    kind, first = run_module_inproc(haproxy_server, args)
     assert kind == 'exit' and first['changed'] is True
     fake.log[:] = []
-    kind, second = run_module(haproxy_server, args)
+    kind, second = run_module_inproc(haproxy_server, args)
     assert kind == 'exit'
     assert second['changed'] is False
     assert second['commands'] == []
@@ -48,9 +48,9 @@ def test_idempotent(fake, fake_socket, sock_path, run_module):
     assert second['msg'] == 'All 2 server(s) already as requested'
 
 
-def test_check_mode_changes_nothing(fake, fake_socket, sock_path, run_module):
+def test_check_mode_changes_nothing(fake, fake_socket, sock_path, run_module_inproc):
     before = fake.state_of()
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/*'], state='drain', weight='50%'),
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/*'], state='drain', weight='50%'),
                               check_mode=True, diff=True)
     assert kind == 'exit'
     assert result['changed'] is True
@@ -62,9 +62,9 @@ def test_check_mode_changes_nothing(fake, fake_socket, sock_path, run_module):
     assert result['msg'].startswith('Would change 3 of 3')
 
 
-def test_diff_lists_only_changed_servers(fake, fake_socket, sock_path, run_module):
+def test_diff_lists_only_changed_servers(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('web', 'app1').admin = 0x08
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
                                                    state='drain'), diff=True)
     assert kind == 'exit'
     assert list(result['diff']['before']) == ['web/app2']
@@ -73,11 +73,11 @@ def test_diff_lists_only_changed_servers(fake, fake_socket, sock_path, run_modul
     assert items['web/app1']['changed'] is False and items['web/app2']['changed'] is True
 
 
-def test_many_servers_one_connection(fake_socket, sock_path, run_module):
+def test_many_servers_one_connection(fake_socket, sock_path, run_module_inproc):
     servers = [Server('be%d' % (i // 100), 's%03d' % (i % 100), status=None) for i in range(1000)]
     model = FakeHAProxy(servers)
     fake_socket(model=model)
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['*/*'], state='drain'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['*/*'], state='drain'))
     assert kind == 'exit'
     assert len(result['commands']) == 1000
     assert all(s.admin == 0x08 for s in model.servers)
@@ -85,8 +85,8 @@ def test_many_servers_one_connection(fake_socket, sock_path, run_module):
     assert model.connections == 3
 
 
-def test_mixed_items(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, state='ready', servers=[
+def test_mixed_items(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, state='ready', servers=[
         'web/app1',
         {'backend': 'web', 'server': 'app2', 'weight': '50%'},
         {'backend': 'api', 'name': 'api*', 'state': 'maint'},
@@ -98,27 +98,27 @@ def test_mixed_items(fake, fake_socket, sock_path, run_module):
     assert fake.get('api', 'api2').admin & 0x01
 
 
-def test_server_in_every_backend(fake, fake_socket, sock_path, run_module):
+def test_server_in_every_backend(fake, fake_socket, sock_path, run_module_inproc):
     fake.servers.append(Server('api', 'app1', status=None))
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, server='app1', state='drain'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, server='app1', state='drain'))
     assert kind == 'exit'
     assert sorted(by_name(result)) == ['api/app1', 'web/app1']
 
 
-def test_weight_only(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, backend='web', server='app2', weight=0))
+def test_weight_only(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, backend='web', server='app2', weight=0))
     assert kind == 'exit' and result['commands'] == ['set server web/app2 weight 0']
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, backend='web', server='app2', weight='100%'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, backend='web', server='app2', weight='100%'))
     assert result['commands'] == ['set server web/app2 weight 10']
     assert fake.get('web', 'app2').weight == 10
     assert fake.get('web', 'app2').admin == 0
 
 
-def test_ready_sends_weight_first(fake, fake_socket, sock_path, run_module):
+def test_ready_sends_weight_first(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('web', 'app2').admin = 0x01
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app2'], state='ready', weight=3))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app2'], state='ready', weight=3))
     assert result['commands'] == ['set server web/app2 weight 3', 'set server web/app2 state ready']
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app2'], state='drain', weight=4))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app2'], state='drain', weight=4))
     assert result['commands'] == ['set server web/app2 state drain', 'set server web/app2 weight 4']
 
 
@@ -133,11 +133,11 @@ def test_ready_sends_weight_first(fake, fake_socket, sock_path, run_module):
     (dict(servers=['web/app1', {'backend': 'web', 'server': 'app1', 'state': 'maint'}]),
      ['web/app1 is requested twice with different settings']),
 ])
-def test_unknown_names_change_nothing(fake, fake_socket, sock_path, run_module, args, text):
+def test_unknown_names_change_nothing(fake, fake_socket, sock_path, run_module_inproc, args, text):
     args = dict(args, socket=sock_path)
     args.setdefault('state', 'drain')
     before = fake.state_of()
-    kind, result = run_module(haproxy_server, args)
+    kind, result = run_module_inproc(haproxy_server, args)
     assert kind == 'fail'
     for part in text:
         assert part in result['msg']
@@ -160,21 +160,21 @@ def test_unknown_names_change_nothing(fake, fake_socket, sock_path, run_module, 
     (dict(servers=['web/app1']), 'nothing to do, set state and/or weight'),
     (dict(servers=['web/app1'], state='drain', wait_interval=0), 'wait_interval > 0'),
 ])
-def test_bad_arguments_fail_before_connecting(fake, fake_socket, sock_path, run_module, args, text):
-    kind, result = run_module(haproxy_server, dict(args, socket=sock_path))
+def test_bad_arguments_fail_before_connecting(fake, fake_socket, sock_path, run_module_inproc, args, text):
+    kind, result = run_module_inproc(haproxy_server, dict(args, socket=sock_path))
     assert kind == 'fail'
     assert text in result['msg']
     assert fake.connections == 0
 
 
-def test_state_choices(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='down'))
+def test_state_choices(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='down'))
     assert kind == 'fail' and 'state' in result['msg'] and 'ready, drain, maint' in result['msg']
     assert fake.connections == 0
 
 
-def test_mutually_exclusive(fake_socket, sock_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1'], backend='web',
+def test_mutually_exclusive(fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], backend='web',
                                                    server='app1', state='drain'))
     assert kind == 'fail' and 'mutually exclusive' in result['msg']
 
@@ -182,27 +182,27 @@ def test_mutually_exclusive(fake_socket, sock_path, run_module):
 @pytest.mark.parametrize('connect_error, text', [
     ('refused', 'connection refused'), ('denied', 'permission denied'), ('timeout', 'timed out'),
 ])
-def test_socket_errors(fake_socket, sock_path, run_module, connect_error, text):
+def test_socket_errors(fake_socket, sock_path, run_module_inproc, connect_error, text):
     fake_socket(connect_error=CONNECT_ERRORS[connect_error])
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='drain'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='drain'))
     assert kind == 'fail'
     assert text in result['msg'] and sock_path in result['msg'] and 'nothing was changed' in result['msg']
 
 
-def test_missing_and_not_socket(tmp_path, run_module):
-    kind, result = run_module(haproxy_server, dict(socket=str(tmp_path / 'gone.sock'), servers=['a/b'],
+def test_missing_and_not_socket(tmp_path, run_module_inproc):
+    kind, result = run_module_inproc(haproxy_server, dict(socket=str(tmp_path / 'gone.sock'), servers=['a/b'],
                                                    state='drain'))
     assert kind == 'fail' and 'gone.sock' in result['msg'] and 'no such file' in result['msg']
     (tmp_path / 'plain').write_text('')
-    kind, result = run_module(haproxy_server, dict(socket=str(tmp_path / 'plain'), servers=['a/b'], state='drain'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=str(tmp_path / 'plain'), servers=['a/b'], state='drain'))
     assert kind == 'fail' and 'not a unix socket' in result['msg']
 
 
-def test_haproxy_error_rolls_back(fake, fake_socket, sock_path, run_module):
+def test_haproxy_error_rolls_back(fake, fake_socket, sock_path, run_module_inproc):
     """HAProxy refuses a weight on a static-rr backend: the other changes are undone."""
     fake.get('web', 'app1').admin = 0x08   # drained before the task
     before = fake.state_of()
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=[
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=[
         {'backend': 'web', 'server': 'app1', 'state': 'maint'},
         {'backend': 'web', 'server': 'app2', 'state': 'drain', 'weight': 3},
         {'backend': 'static', 'server': 'st1', 'weight': 2},
@@ -217,10 +217,10 @@ def test_haproxy_error_rolls_back(fake, fake_socket, sock_path, run_module):
     assert 'set server web/app1 state drain' in fake.log     # restored drain
 
 
-def test_permission_level_answer(fake, fake_socket, sock_path, run_module):
+def test_permission_level_answer(fake, fake_socket, sock_path, run_module_inproc):
     fake.level = 'operator'
     before = fake.state_of()
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
                                                    state='maint'))
     assert kind == 'fail'
     assert 'Permission denied' in result['msg'] and sock_path in result['msg']
@@ -230,9 +230,9 @@ def test_permission_level_answer(fake, fake_socket, sock_path, run_module):
 
 # -- waiting ---------------------------------------------------------------------
 
-def test_drain_down_server_does_not_wait_for_drain_status(fake, fake_socket, sock_path, run_module):
+def test_drain_down_server_does_not_wait_for_drain_status(fake, fake_socket, sock_path, run_module_inproc):
     """Trap: a DOWN server never shows DRAIN; its admin state is what counts."""
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app3'], state='drain',
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app3'], state='drain',
                                                    wait=True, wait_timeout=2, wait_interval=0.05))
     assert kind == 'exit', result
     item = by_name(result)['web/app3']
@@ -242,15 +242,15 @@ def test_drain_down_server_does_not_wait_for_drain_status(fake, fake_socket, soc
 
 
 @pytest.mark.parametrize('status', ['DOWN 2/3', 'UP 1/3', 'MAINT (via web/app1)', 'DRAIN (agent)', 'NOLB'])
-def test_composite_statuses(fake, fake_socket, sock_path, run_module, status):
+def test_composite_statuses(fake, fake_socket, sock_path, run_module_inproc, status):
     fake.get('web', 'app1').status = status
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='maint',
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='maint',
                                                    wait=True, wait_timeout=1, wait_interval=0.05))
     assert kind == 'exit', result
     assert result['changed'] is True
 
 
-def test_wait_for_sessions(fake, fake_socket, sock_path, run_module):
+def test_wait_for_sessions(fake, fake_socket, sock_path, run_module_inproc):
     api1 = fake.get('api', 'api1')
     api1.scur = 3
 
@@ -259,7 +259,7 @@ def test_wait_for_sessions(fake, fake_socket, sock_path, run_module):
             api1.scur -= 1
 
     fake.on_show_stat = drop
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain',
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain',
                                                    wait=True, wait_timeout=5, wait_interval=0.05))
     assert kind == 'exit', result
     assert api1.scur == 0
@@ -267,10 +267,10 @@ def test_wait_for_sessions(fake, fake_socket, sock_path, run_module):
     assert result['waited'] >= 0.05
 
 
-def test_ready_servers_are_not_waited_for_sessions(fake, fake_socket, sock_path, run_module):
+def test_ready_servers_are_not_waited_for_sessions(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 5
     fake.get('api', 'api1').admin = 0x08
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=[
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=[
         {'backend': 'api', 'server': 'api1', 'state': 'ready'},
         {'backend': 'api', 'server': 'api2', 'state': 'drain'},
     ], wait=True, wait_timeout=1, wait_interval=0.05))
@@ -278,9 +278,9 @@ def test_ready_servers_are_not_waited_for_sessions(fake, fake_socket, sock_path,
     assert result['waited'] < 0.5
 
 
-def test_wait_timeout_names_servers(fake, fake_socket, sock_path, run_module):
+def test_wait_timeout_names_servers(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['api/*'], state='drain', wait=True,
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/*'], state='drain', wait=True,
                                                    wait_timeout=0.3, wait_interval=0.05))
     assert kind == 'fail'
     assert 'Timed out after 0.3s waiting for 1 of 2 server(s)' in result['msg']
@@ -290,9 +290,9 @@ def test_wait_timeout_names_servers(fake, fake_socket, sock_path, run_module):
     assert result['changed'] is True
 
 
-def test_maint_shutdown_sessions(fake, fake_socket, sock_path, run_module):
+def test_maint_shutdown_sessions(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='maint',
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='maint',
                                                    shutdown_sessions=True, wait=True, wait_timeout=1,
                                                    wait_interval=0.05))
     assert kind == 'exit', result
@@ -300,9 +300,9 @@ def test_maint_shutdown_sessions(fake, fake_socket, sock_path, run_module):
     assert fake.get('api', 'api1').scur == 0
 
 
-def test_ready_on_tracked_server_warns(fake, fake_socket, sock_path, run_module):
+def test_ready_on_tracked_server_warns(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('track', 't1').admin = 0x03
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['track/t1'], state='ready'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['track/t1'], state='ready'))
     assert kind == 'exit'
     assert result['changed'] is True
     assert fake.get('track', 't1').admin == 0x02
@@ -311,10 +311,10 @@ def test_ready_on_tracked_server_warns(fake, fake_socket, sock_path, run_module)
                for w in get_warning_messages())
 
 
-def test_ready_on_tracked_server_already_ready_warns(fake, fake_socket, sock_path, run_module):
+def test_ready_on_tracked_server_already_ready_warns(fake, fake_socket, sock_path, run_module_inproc):
     """Forced state already ready, out of service through the tracked server: nothing to send, still a warning."""
     assert fake.get('track', 't1').admin == 0x02
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['track/t1'], state='ready'))
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['track/t1'], state='ready'))
     assert kind == 'exit', result
     assert result['changed'] is False and result['commands'] == []
     assert result['msg'] == 'All 1 server(s) already as requested'
@@ -323,8 +323,8 @@ def test_ready_on_tracked_server_already_ready_warns(fake, fake_socket, sock_pat
                for w in get_warning_messages())
 
 
-def test_check_mode_does_not_wait(fake, fake_socket, sock_path, run_module):
+def test_check_mode_does_not_wait(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
-    kind, result = run_module(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain', wait=True,
+    kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain', wait=True,
                                                    wait_timeout=0.2), check_mode=True)
     assert kind == 'exit' and result['changed'] is True and 'waited' not in result

@@ -110,8 +110,8 @@ def by_name(result):
 
 # -- HAProxy -------------------------------------------------------------------------------------------
 
-def test_backends_hold(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web', 'api'], min_up=2))
+def test_backends_hold(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web', 'api'], min_up=2))
     assert kind == 'exit', result
     assert result['changed'] is False
     assert result['failed_checks'] == []
@@ -124,8 +124,8 @@ def test_backends_hold(fake, fake_socket, sock_path, run_module):
     assert 'permanent' not in result['checks'][0]
 
 
-def test_percentage_rounds_up_and_fails_with_reason(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(health_gate, dict(socket=sock_path, wait_timeout=0,
+def test_percentage_rounds_up_and_fails_with_reason(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, wait_timeout=0,
                                                 backends=['api', {'name': 'web', 'min_up': '100%'}]))
     assert kind == 'fail'
     assert result['changed'] is False
@@ -134,30 +134,30 @@ def test_percentage_rounds_up_and_fails_with_reason(fake, fake_socket, sock_path
         '2 of 3 server(s) UP, need 3 (100%); not UP: app3 DOWN [L4CON]'
     assert 'backend web: 2 of 3 server(s) UP, need 3' in result['msg']
     assert 'evaluated once' in result['msg']
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web'], min_up='50%'))
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web'], min_up='50%'))
     assert kind == 'exit'
     assert by_name(result)['backend web']['detail'].startswith('2 of 3 server(s) UP, need 2 (50%)')
 
 
-def test_drain_and_maint_do_not_count(fake, fake_socket, sock_path, run_module):
+def test_drain_and_maint_do_not_count(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('web', 'app1').admin = 0x08
     fake.get('web', 'app2').admin = 0x01
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web'], wait_timeout=0))
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web'], wait_timeout=0))
     assert kind == 'fail'
     assert by_name(result)['backend web']['detail'] == \
         '0 of 3 server(s) UP, need 1; not UP: app1 DRAIN, app2 MAINT, app3 DOWN [L4CON]'
 
 
-def test_glob_skips_backends_without_servers(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['*'], wait_timeout=0))
+def test_glob_skips_backends_without_servers(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['*'], wait_timeout=0))
     names = [c['name'] for c in result['checks']]
     assert names == ['backend web', 'backend api', 'backend static', 'backend track']
     # t1 is in MAINT through the server it tracks... which is UP: HAProxy says MAINT (via web/app1).
     assert kind == 'fail' and [c['name'] for c in result['failed_checks']] == ['backend track']
 
 
-def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module, no_sleep):
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web', 'nope', 'x-*'],
+def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web', 'nope', 'x-*'],
                                                 wait_timeout=300))
     assert kind == 'fail'
     assert result['attempts'] == 1
@@ -168,33 +168,33 @@ def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module,
     assert 'waiting cannot fix: backend nope, backend x-*' in result['msg']
 
 
-def test_servers_check(fake, fake_socket, sock_path, run_module):
-    kind, result = run_module(health_gate, dict(socket=sock_path, wait_timeout=0,
+def test_servers_check(fake, fake_socket, sock_path, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, wait_timeout=0,
                                                 servers=['web/app1', 'web/app*', '*/api2']))
     assert kind == 'fail'
     checks = by_name(result)
     assert checks['server web/app1'] == dict(name='server web/app1', type='server', ok=True, detail='UP')
     assert checks['server */api2']['ok'] is True
     assert checks['server web/app*']['detail'] == '1 of 3 server(s) not UP: web/app3 DOWN [L4CON]'
-    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/nope', 'bad'], wait_timeout=60))
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/nope', 'bad'], wait_timeout=60))
     assert kind == 'fail' and result['attempts'] == 1
     failed = by_name(dict(checks=result['failed_checks']))
     assert failed['server web/nope']['detail'].startswith('no server matches "web/nope"')
     assert 'is not "backend/server"' in failed['server bad']['detail']
 
 
-def test_waits_until_servers_come_up(fake, fake_socket, sock_path, run_module, no_sleep):
+def test_waits_until_servers_come_up(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
     app3 = fake.get('web', 'app3')
     no_sleep.append(lambda: setattr(app3, 'healthy', True))
-    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=10,
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=10,
                                                 wait_interval=1))
     assert kind == 'exit', result
     assert result['attempts'] == 2
     assert result['elapsed'] == 1.0
 
 
-def test_times_out_with_the_list(fake, fake_socket, sock_path, run_module, no_sleep):
-    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3', 'web/app1'],
+def test_times_out_with_the_list(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3', 'web/app1'],
                                                 wait_timeout=5, wait_interval=2))
     assert kind == 'fail'
     assert result['attempts'] == 4     # t=0, 2, 4, 5
@@ -204,21 +204,21 @@ def test_times_out_with_the_list(fake, fake_socket, sock_path, run_module, no_sl
     assert [c['name'] for c in result['failed_checks']] == ['server web/app3']
 
 
-def test_socket_error_is_waited_for(fake, fake_socket, sock_path, run_module, no_sleep, tmp_path):
+def test_socket_error_is_waited_for(fake, fake_socket, sock_path, run_module_inproc, no_sleep, tmp_path):
     missing = str(tmp_path / 'nope.sock')
-    kind, result = run_module(health_gate, dict(socket=missing, backends=['web'], wait_timeout=4, wait_interval=2))
+    kind, result = run_module_inproc(health_gate, dict(socket=missing, backends=['web'], wait_timeout=4, wait_interval=2))
     assert kind == 'fail'
     assert result['attempts'] == 3
     assert result['failed_checks'][0]['detail'].startswith('cannot read HAProxy: unix socket %s: no such file' % missing)
 
 
-def test_check_mode_evaluates_once(fake, fake_socket, sock_path, run_module, no_sleep):
+def test_check_mode_evaluates_once(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
     before = fake.state_of()
-    kind, result = run_module(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=60),
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=60),
                               check_mode=True)
     assert kind == 'fail' and result['attempts'] == 1 and result['changed'] is False
     assert 'in check mode' in result['msg']
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['web']), check_mode=True)
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web']), check_mode=True)
     assert kind == 'exit' and result['changed'] is False and result['attempts'] == 1
     assert fake.state_of() == before
     assert [c for c in fake.log if not c.startswith('show ')] == []
@@ -226,10 +226,10 @@ def test_check_mode_evaluates_once(fake, fake_socket, sock_path, run_module, no_
 
 # -- Prometheus ----------------------------------------------------------------------------------------
 
-def test_prometheus_jobs_and_alerts(http, run_module):
+def test_prometheus_jobs_and_alerts(http, run_module_inproc):
     http.alerts = [alert('HAProxyBackendServerDown', severity='warning'),
                    alert('HAProxyDown', state='pending', severity='critical')]
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM + '/', prometheus_username='prometheus',
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM + '/', prometheus_username='prometheus',
                                                 prometheus_password='s3cret', jobs=['haproxy', 'node'],
                                                 alerts=[{'severity': 'critical'}]))
     assert kind == 'exit', result
@@ -246,9 +246,9 @@ def test_prometheus_jobs_and_alerts(http, run_module):
     assert 's3cret' not in json.dumps(result)
 
 
-def test_target_down_and_missing_job(http, run_module):
+def test_target_down_and_missing_job(http, run_module_inproc):
     http.targets.append(target('node', 'app2:9100', health='down', error='connection refused'))
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node', 'alertmanager'],
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node', 'alertmanager'],
                                                 wait_timeout=0))
     assert kind == 'fail'
     checks = by_name(result)
@@ -257,17 +257,17 @@ def test_target_down_and_missing_job(http, run_module):
         'Prometheus has no active target for job "alertmanager" (jobs: haproxy, node, prometheus)'
 
 
-def test_firing_alert_fails_and_pending_optional(http, run_module):
+def test_firing_alert_fails_and_pending_optional(http, run_module_inproc):
     http.alerts = [alert('HAProxyDown', severity='critical', host='lb1'),
                    alert('Other', state='pending', severity='page')]
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, wait_timeout=0,
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, wait_timeout=0,
                                                 alerts=[{'severity': 'critical'}, {'severity': ['page', 'x']}]))
     assert kind == 'fail'
     checks = by_name(result)
     assert checks['alerts severity=critical']['detail'] == \
         '1 alert(s) firing: HAProxyDown{host=lb1} firing since 2026-01-01T00:00:00Z'
     assert checks['alerts severity=page|x']['ok'] is True
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, wait_timeout=0, include_pending=True,
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, wait_timeout=0, include_pending=True,
                                                 alerts=[{'severity': ['page']}]))
     assert kind == 'fail'
     assert result['failed_checks'][0]['detail'].startswith('1 alert(s) firing or pending: Other{} pending')
@@ -279,9 +279,9 @@ def test_firing_alert_fails_and_pending_optional(http, run_module):
     (Response(200, b'<html>grafana</html>'), 'did not answer JSON'),
     (Response(200, {'status': 'error', 'error': 'x'}), 'did not answer a Prometheus API document'),
 ])
-def test_permanent_prometheus_errors_fail_at_once(http, run_module, no_sleep, answer, reason):
+def test_permanent_prometheus_errors_fail_at_once(http, run_module_inproc, no_sleep, answer, reason):
     http.override['/api/'] = answer
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, prometheus_username='prometheus',
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, prometheus_username='prometheus',
                                                 prometheus_password='bad', jobs=['node'],
                                                 alerts=[{'severity': 'critical'}], wait_timeout=300))
     assert kind == 'fail'
@@ -291,22 +291,22 @@ def test_permanent_prometheus_errors_fail_at_once(http, run_module, no_sleep, an
     assert 'bad' not in json.dumps(result).replace('"bad', '')
 
 
-def test_401_without_credentials_says_so(http, run_module):
+def test_401_without_credentials_says_so(http, run_module_inproc):
     http.override['/api/'] = Response(401, b'Unauthorized')
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node']))
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node']))
     assert kind == 'fail'
     assert 'it requires basic auth, set prometheus_username and prometheus_password' in result['msg']
 
 
-def test_wrong_url_is_404(http, run_module):
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM + '/grafana', jobs=['node']))
+def test_wrong_url_is_404(http, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM + '/grafana', jobs=['node']))
     assert kind == 'fail' and result['attempts'] == 1
     assert 'no Prometheus API at %s/grafana' % PROM in result['msg']
 
 
-def test_unreachable_prometheus_is_waited_for(http, run_module, no_sleep):
+def test_unreachable_prometheus_is_waited_for(http, run_module_inproc, no_sleep):
     http.override['/api/'] = urllib.error.URLError(ConnectionRefusedError(111, 'Connection refused'))
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['node'], wait_timeout=3,
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node'], wait_timeout=3,
                                                 wait_interval=1))
     assert kind == 'fail'
     assert result['attempts'] == 4
@@ -315,21 +315,21 @@ def test_unreachable_prometheus_is_waited_for(http, run_module, no_sleep):
     assert 'timed out after 3.0s' in result['msg']
 
 
-def test_prometheus_starting_then_ready(http, run_module, no_sleep):
+def test_prometheus_starting_then_ready(http, run_module_inproc, no_sleep):
     answers = [Response(503, b'Service Unavailable'), socket.timeout('timed out')]
 
     def flaky(url):
         return answers.pop(0) if answers else Response(200, {'status': 'success',
                                                              'data': {'activeTargets': GOOD_TARGETS}})
     http.override['/api/v1/targets'] = flaky
-    kind, result = run_module(health_gate, dict(prometheus_url=PROM, jobs=['prometheus'], wait_timeout=30))
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['prometheus'], wait_timeout=30))
     assert kind == 'exit', result
     assert result['attempts'] == 3
 
 
-def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_module):
+def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_module_inproc):
     http.override['/health'] = Response(503, b'{"status": "down"}')
-    kind, result = run_module(health_gate, dict(socket=sock_path, backends=['api'], prometheus_url=PROM,
+    kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['api'], prometheus_url=PROM,
                                                 jobs=['haproxy'], alerts=[{}],
                                                 urls=['http://app1:8000/health'], wait_timeout=0))
     assert kind == 'fail'
@@ -339,14 +339,33 @@ def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_m
                                             detail='HTTP 503: {"status": "down"}')]
 
 
-def test_url_ok(http, run_module):
-    kind, result = run_module(health_gate, dict(urls=['http://127.0.0.1:8000/health'], validate_certs=False,
+def test_url_ok(http, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(urls=['http://127.0.0.1:8000/health'], validate_certs=False,
                                                 ca_path='/tmp/ca.pem'))
     assert kind == 'exit'
     assert result['checks'][0]['detail'] == 'HTTP 200'
     kwargs = http.calls[0][1]
     assert kwargs['validate_certs'] is False and kwargs['ca_path'] == '/tmp/ca.pem'
     assert 'url_username' not in kwargs
+
+
+def test_ca_content_is_written_to_a_file_and_used_as_ca_path(http, run_module_inproc):
+    pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url='https://prom.example:9090', jobs=['node'],
+                                                       ca_content=pem))
+    assert kind == 'exit', result
+    ca_paths = set(kwargs['ca_path'] for _url, kwargs in http.calls)
+    assert len(ca_paths) == 1
+    ca_path = ca_paths.pop()
+    assert ca_path.endswith('health_gate_ca.pem')
+    with open(ca_path) as f:
+        assert f.read() == pem + '\n'
+
+
+def test_ca_path_and_ca_content_exclude_each_other(run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(urls=['https://x/'], ca_path='/tmp/ca.pem', ca_content='x'))
+    assert kind == 'fail'
+    assert 'mutually exclusive' in result['msg']
 
 
 # -- arguments -----------------------------------------------------------------------------------------
@@ -360,8 +379,8 @@ def test_url_ok(http, run_module):
     (dict(), 'nothing to check'),
     (dict(urls=['http://x/'], wait_interval=0), 'wait_interval and request_timeout > 0'),
 ])
-def test_bad_arguments(run_module, args, message):
-    kind, result = run_module(health_gate, args)
+def test_bad_arguments(run_module_inproc, args, message):
+    kind, result = run_module_inproc(health_gate, args)
     assert kind == 'fail'
     assert message in result['msg']
     assert result['attempts'] == 0

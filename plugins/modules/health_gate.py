@@ -91,7 +91,15 @@ options:
   ca_path:
     description:
       - PEM file of the certificate authorities to verify them with, instead of the system's.
+      - Mutually exclusive with O(ca_content).
     type: path
+  ca_content:
+    description:
+      - The same certificate authorities as PEM text, for a host that has no file of them (the module writes it
+        to its temporary directory, which is removed when it ends). The stack's gate passes the text of
+        C(acgs_prometheus_ca_file) from the control node here.
+      - Mutually exclusive with O(ca_path).
+    type: str
   jobs:
     description:
       - Prometheus scrape jobs (the C(job) label) whose active targets must all be up.
@@ -193,6 +201,12 @@ EXAMPLES = r"""
       - {alertname: Watchdog, severity: none}
   register: gate
 
+- name: The same, with the CA's text from the control node (no CA file on the host)
+  acgs.haproxy_stack.health_gate:
+    prometheus_url: https://prometheus.internal:9090
+    ca_content: "{{ lookup('ansible.builtin.file', 'files/internal-ca.pem') }}"
+    jobs: [node]
+
 - name: Show what did not hold
   ansible.builtin.debug:
     msg: "{{ gate.checks | rejectattr('ok') | list }}"
@@ -245,6 +259,7 @@ elapsed:
   sample: 4.21
 """
 
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -303,6 +318,14 @@ def evaluate(params, specs):
     return checks
 
 
+def write_ca_file(directory, content):
+    """ca_content as a file open_url can read (ca_path); returns its path."""
+    path = os.path.join(directory, 'health_gate_ca.pem')
+    with open(path, 'w') as f:
+        f.write(content if content.endswith('\n') else content + '\n')
+    return path
+
+
 def _public(checks):
     return [dict((k, c[k]) for k in ('name', 'type', 'ok', 'detail')) for c in checks]
 
@@ -317,6 +340,7 @@ def main():
         prometheus_password=dict(type='str', no_log=True),
         validate_certs=dict(type='bool', default=True),
         ca_path=dict(type='path'),
+        ca_content=dict(type='str'),
         jobs=dict(type='list', elements='str', default=[]),
         alerts=dict(type='list', elements='dict', default=[]),
         include_pending=dict(type='bool', default=False),
@@ -327,7 +351,8 @@ def main():
     )
     argument_spec.update(HAPROXY_COMMON_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_by={'prometheus_password': 'prometheus_username'})
+                           required_by={'prometheus_password': 'prometheus_username'},
+                           mutually_exclusive=[('ca_path', 'ca_content')])
     params = module.params
     result = dict(changed=False, checks=[], failed_checks=[], attempts=0, elapsed=0.0)
 
@@ -342,6 +367,8 @@ def main():
         errors.append('nothing to check: set backends, servers, jobs, alerts and/or urls')
     if errors:
         module.fail_json(msg='Invalid arguments: %s' % '; '.join(errors), **result)
+    if params['ca_content']:
+        params['ca_path'] = write_ca_file(module.tmpdir, params['ca_content'])
 
     wait_timeout = 0.0 if module.check_mode else params['wait_timeout']
     start = time.time()

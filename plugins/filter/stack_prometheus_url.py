@@ -5,17 +5,19 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 DOCUMENTATION = r"""
 name: stack_prometheus_url
 short_description: The URL the stack's clients reach Prometheus on
 version_added: 0.1.0
 description:
   - One answer, for every client of Prometheus in the stack (the health gate, the drift check, backup, restore,
-    the alert self-test), to "where is Prometheus": V(acgs_prometheus_url) when it is set, otherwise
+    the alert self-test), to the question where Prometheus is - V(acgs_prometheus_url) when it is set, otherwise
     C(<scheme>://<address>:<port>) for the first host of the group, C(https) when O(tls).
   - The address is the host's default IPv4 address (gathered facts), else its C(ansible_host), else its
     inventory name. The certificate Prometheus serves must name it.
-  - An empty string when the group has no host, meaning "no Prometheus": the gate then skips its Prometheus
+  - An empty string when the group has no host, meaning no Prometheus - the gate then skips its Prometheus
     checks.
 author:
   - acgs.haproxy_stack developers (@acgs)
@@ -38,7 +40,9 @@ options:
     type: int
     default: 9090
   tls:
-    description: V(acgs_prometheus_tls).
+    description:
+      - V(acgs_prometheus_tls). A string is read as Ansible reads a boolean (C(-e acgs_prometheus_tls=false) or an
+        environment lookup give the string C(false), which is not TLS).
     type: bool
     default: false
 """
@@ -72,7 +76,7 @@ def stack_prometheus_url(url, hosts, hostvars, port=9090, tls=False):
         return ""
     first = hosts[0]
     address = host_address(hostvars.get(first) or {}, first)
-    return "%s://%s:%s" % ("https" if tls else "http", address, int(port))
+    return "%s://%s:%s" % ("https" if boolean(tls, strict=False) else "http", address, int(port))
 
 
 class FilterModule(object):

@@ -28,3 +28,12 @@ def test_stack_prometheus_url(url, hosts, port, tls, expected):
 
 def test_old_style_fact_variable_is_read():
     assert stack_prometheus_url("", ["m"], {"m": {"ansible_default_ipv4": {"address": "192.0.2.1"}}}) == "http://192.0.2.1:9090"
+
+
+@pytest.mark.parametrize("tls, scheme", [
+    (True, "https"), (False, "http"), ("true", "https"), ("yes", "https"), ("false", "http"), ("no", "http"),
+    ("", "http"), (None, "http"),
+], ids=["true", "false", "str_true", "str_yes", "str_false", "str_no", "empty", "none"])
+def test_tls_strings_read_as_booleans(tls, scheme):
+    # -e acgs_prometheus_tls=false and environment lookups give strings: "false" is not TLS.
+    assert stack_prometheus_url("", ["mon1"], FACTS, 9090, tls) == scheme + "://10.89.0.12:9090"

@@ -177,7 +177,7 @@ class LocalRun:
         # --check: nothing may change on this machine, and a preflight task that looks at the host (the
         # exporter's "is HAProxy installed") passes in check mode as it does in the role.
         command = [str(ANSIBLE_PLAYBOOK), "-i", str(LAB_INVENTORY), "-i", str(inventory), str(playbook), "--check",
-                   "-e", json.dumps({"lab_state_dir": str(self.workdir / "state")}), "--forks", "50"]
+                   "-e", json.dumps({"lab_state_dir": str(self.workdir / "state")}), "--forks", "10"]
         result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
         self.output = result.stdout + result.stderr
         try:

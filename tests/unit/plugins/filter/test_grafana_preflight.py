@@ -19,14 +19,17 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
+from role_defaults import role_defaults
 from ansible_collections.acgs.haproxy_stack.plugins.filter import grafana_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.grafana_preflight import grafana_preflight_errors
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "grafana"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+DEFAULTS = role_defaults(ROLE.name)
 VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 # What a user must add to the defaults; mon1, the group's host, has facts.
-GIVEN = {"grafana_admin_password": "s3cretAdmin", "_grafana_prometheus_ipv4": {"mon1": {"address": "192.0.2.5"}},
+# The Prometheus password comes from acgs_prometheus_password (roles/_common), the user from its default.
+GIVEN = {"grafana_admin_password": "s3cretAdmin", "grafana_prometheus_password": "s3cretProm",
+         "_grafana_prometheus_ipv4": {"mon1": {"address": "192.0.2.5"}},
          "_grafana_package_file_stat": {}, "_grafana_builtin_dashboards": VARS["_grafana_builtin_dashboards"]}
 # The files rows name, by name: text, bytes, or DIRECTORY.
 DIRECTORY = object()
@@ -98,9 +101,11 @@ BAD = [
     ("required_settings", "admin_password_null", {"grafana_admin_password": None}, [REQUIRED % "prometheus"]),
     ("required_settings", "admin_password_of_7", {"grafana_admin_password": "1234567"}, [REQUIRED % "prometheus"]),
     ("required_settings", "admin_password_admin", {"grafana_admin_password": "admin"}, [REQUIRED % "prometheus"]),
-    ("required_settings", "prometheus_user_without_password", {"grafana_prometheus_username": "grafana"},
+    ("required_settings", "prometheus_user_without_password", {"grafana_prometheus_username": "grafana",
+                                                                "grafana_prometheus_password": ""},
      [REQUIRED % "prometheus"]),
-    ("required_settings", "prometheus_password_without_user", {"grafana_prometheus_password": "s3cret"},
+    ("required_settings", "prometheus_password_without_user", {"grafana_prometheus_username": "",
+                                                                "grafana_prometheus_password": "s3cret"},
      [REQUIRED % "prometheus"]),
     ("required_settings", "no_prometheus_group_and_no_urls",
      {"grafana_prometheus_group": "no_such_group", "_grafana_prometheus_ipv4": {}}, [REQUIRED % "no_such_group"]),

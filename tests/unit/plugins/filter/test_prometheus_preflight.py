@@ -17,11 +17,12 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
+from role_defaults import role_defaults
 from ansible_collections.acgs.haproxy_stack.plugins.filter import prometheus_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.prometheus_preflight import prometheus_preflight_errors
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "prometheus"
-DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+DEFAULTS = role_defaults(ROLE.name)
 VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
 # An inventory with every group the jobs scrape; every host has facts unless the row says otherwise.
 GROUPS = {"all": ["lb1", "mon1", "app1"], "ungrouped": [], "haproxy": ["lb1"], "node_exporter": ["lb1", "mon1", "app1"],

@@ -116,7 +116,10 @@ def render(role_dir):
     meta_file = role_dir / "meta" / "main.yml"
     galaxy = ((yaml.safe_load(meta_file.read_text()) or {}).get("galaxy_info") or {}) if meta_file.exists() else {}
 
-    main = specs.get("main", {})
+    # A private role (leading underscore: _common) has no tasks, so no "main" entry point that Ansible
+    # would validate when the role starts; its one spec documents the settings the other roles read.
+    private = name.startswith("_")
+    main = specs.get("main") or (next(iter(specs.values())) if private else {})
     out = [GENERATED, "", "# %s.%s" % (COLLECTION, name), ""]
     out += [markup(main.get("short_description") or galaxy.get("description") or name), ""]
     for paragraph in paragraphs(main.get("description")):
@@ -132,25 +135,31 @@ def render(role_dir):
         facts.append("Ansible: %s or newer." % galaxy["min_ansible_version"])
     if facts:
         out += [" ".join(facts), ""]
-    out += ["Shown by `ansible-doc -t role %s.%s`; variables are checked against these specs when the "
-            "role starts." % (COLLECTION, name), ""]
+    if private:
+        out += ["Shown by `ansible-doc -t role %s.%s`. It has no tasks and nothing to run: the roles that default "
+                "to these settings check the values they receive against their own specs." % (COLLECTION, name), ""]
+    else:
+        out += ["Shown by `ansible-doc -t role %s.%s`; variables are checked against these specs when the "
+                "role starts." % (COLLECTION, name), ""]
 
     for entry in specs:
         spec = specs[entry] or {}
         options = spec.get("options") or {}
         required = [o for o in options if (options[o] or {}).get("required")]
-        out += ["## Example" if entry == "main" else "## Example (entry point `%s`)" % entry, "", "```yaml",
-                "- name: Apply %s" % name, "  hosts: all", "  roles:", "    - role: %s.%s" % (COLLECTION, name)]
-        if entry != "main":
-            out.append("      tasks_from: %s" % entry)
-        if required:
-            out.append("      vars:")
-            out += ["        %s: \"{{ vault_%s }}\"" % (o, o) for o in required]
-        out += ["```", ""]
+        # A private role is never applied by a user: no example.
+        if not private:
+            out += ["## Example" if entry == "main" else "## Example (entry point `%s`)" % entry, "", "```yaml",
+                    "- name: Apply %s" % name, "  hosts: all", "  roles:", "    - role: %s.%s" % (COLLECTION, name)]
+            if entry != "main":
+                out.append("      tasks_from: %s" % entry)
+            if required:
+                out.append("      vars:")
+                out += ["        %s: \"{{ vault_%s }}\"" % (o, o) for o in required]
+            out += ["```", ""]
 
-        title = "## Variables" if entry == "main" else "## Variables of entry point `%s`" % entry
+        title = "## Variables" if entry == "main" or private else "## Variables of entry point `%s`" % entry
         out += [title, ""]
-        if entry != "main":
+        if entry != "main" and not private:
             out += [markup(spec.get("short_description", "")), ""]
         if not options:
             out += ["This entry point has no variables.", ""]

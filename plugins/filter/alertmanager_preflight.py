@@ -22,7 +22,8 @@ options:
     description:
       - "The role's variables, by name: V(alertmanager_receivers), V(alertmanager_route), V(alertmanager_web_username),
         V(alertmanager_web_password), V(alertmanager_port), V(alertmanager_cluster_port),
-        V(alertmanager_deadmans_switch_url), V(alertmanager_deadmans_switch_interval); and the role's
+        V(alertmanager_deadmans_switch_url) (None when it comes from an undefined variable),
+        V(alertmanager_deadmans_switch_interval); and the role's
         V(_alertmanager_watchdog_receiver_name), the receiver name it keeps for Watchdog."
     type: dict
     required: true
@@ -99,6 +100,10 @@ def ports(v):
 
 
 def deadmans_switch(v):
+    if v["alertmanager_deadmans_switch_url"] is None:
+        return ["alertmanager_deadmans_switch_url comes from an undefined variable (e.g. "
+                "vault_alertmanager_deadmans_switch_url without the vault file): define it, or set it to \"\" "
+                "for no dead-man's-switch."]
     url, interval = text(v["alertmanager_deadmans_switch_url"]), v["alertmanager_deadmans_switch_interval"]
     if (url == "" or matches(r"^https?://\S+$", url)) and matches(DURATION, interval):
         return []

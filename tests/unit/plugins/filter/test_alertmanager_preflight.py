@@ -71,6 +71,9 @@ CASES = [
     ("port_not_a_number", {"alertmanager_port": "http"},
      ["alertmanager_port (http) and alertmanager_cluster_port (9094) must be different ports between 1 and 65535."]),
     ("switch_not_a_url", {"alertmanager_deadmans_switch_url": "hc-ping.com/1234"}, [SWITCH % "1m"]),
+    ("switch_from_undefined_variable", {"alertmanager_deadmans_switch_url": None},
+     ["alertmanager_deadmans_switch_url comes from an undefined variable (e.g. vault_alertmanager_deadmans_switch_url "
+      "without the vault file): define it, or set it to \"\" for no dead-man's-switch."]),
     ("switch_bad_interval", {"alertmanager_deadmans_switch_interval": "1 minute"}, [SWITCH % "1 minute"]),
     ("all_at_once", {"alertmanager_receivers": [], "alertmanager_web_password": "x", "alertmanager_port": 0,
                      "alertmanager_deadmans_switch_url": "ftp://x"},

@@ -59,7 +59,8 @@ def rendered(tmp_path_factory):
                 name: acgs.haproxy_stack.grafana
               vars:
                 grafana_install: false
-                grafana_haproxy_exporter_mode: "{{ mode }}"
+                # The one stack-wide setting: grafana_haproxy_exporter_mode follows it.
+                acgs_haproxy_exporter_mode: "{{ mode }}"
                 grafana_admin_password: "render-only-Pass;#1"
                 grafana_prometheus_urls: ["http://127.0.0.1:9090", "http://127.0.0.2:9090"]
                 grafana_prometheus_username: prom

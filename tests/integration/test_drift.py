@@ -109,7 +109,7 @@ def test_drift_is_reported(lab, drifted, prom):
     assert report["total"] == 4, text
     secret = lab.secret("haproxy_stats")
     raw = (REPORT_DIR / "latest.json").read_text() + text + result.stdout
-    assert secret not in raw and "31s" not in raw and "hand edit" not in raw, "the report shows file content"
+    assert secret not in raw and "timeout client 31s" not in raw and "hand edit" not in raw, "the report shows file content"
 
     # The metric (textfile collector, scraped every 15 s) and the alert (for: 0m in the lab).
     query = urllib.parse.quote('sum by (host) (acgs_drift_items{host="lb1"})')

@@ -64,6 +64,9 @@ def check_everything_follows(lab, stack, mode, tmp_path):
     if mode == "standalone":
         lab.run("lb1", "systemctl stop prometheus-haproxy-exporter")
         try:
+            # The target item needs Prometheus to have seen the failed scrape (15 s interval).
+            wait_until(lambda: stack.query('up{job="haproxy",host="lb1"} == 0'), 60,
+                       "Prometheus seeing lb1's exporter down")
             items = drift_items(lab, tmp_path, mode)
         finally:
             lab.run("lb1", "systemctl start prometheus-haproxy-exporter")

@@ -24,17 +24,19 @@ EXTRA = ["-e", "@" + os.environ["ACGS_TEST_EXTRA_VARS"]] if os.environ.get("ACGS
 
 @pytest.fixture(scope="module")
 def credentials(lab):
-    """(user, password) the inventory gives Alertmanager's basic auth; the lab must have them."""
+    """(user, password) the inventory gives Alertmanager's basic auth (the stack-wide acgs_alertmanager_* settings,
+    which the role's alertmanager_web_* default to); the lab must have them."""
     result = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "ansible"), "mon1", "-i", str(ROOT / "inventories" / "lab"), "-o", *EXTRA,
          "-m", "ansible.builtin.debug", "-a",
-         "msg={{ {'u': alertmanager_web_username | default(''), 'p': alertmanager_web_password | default('')} | to_json }}"],
+         "msg={{ {'u': alertmanager_web_username | default(acgs_alertmanager_username | default('')),"
+         " 'p': alertmanager_web_password | default(acgs_alertmanager_password | default(''))} | to_json }}"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, env=lab.env)
     assert result.returncode == 0, result.stdout + result.stderr
     data = json.loads(json.loads(result.stdout.split("=>", 1)[1])["msg"])
     if not (data["u"] and data["p"]):
-        pytest.fail("the lab inventory gives Alertmanager no basic auth credentials (alertmanager_web_username/"
-                    "alertmanager_web_password for mon1): the suite expects them (inventories/lab/group_vars)")
+        pytest.fail("the lab inventory gives Alertmanager no basic auth credentials (acgs_alertmanager_username/"
+                    "acgs_alertmanager_password, or alertmanager_web_* for mon1): the suite expects them (inventories/lab/group_vars)")
     return data["u"], data["p"]
 
 

@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 import user_inventory
+from alerting import wait_until
 from conftest import ROOT
 
 EXTRA_BACKEND = {"name": "rp_backend", "port": 8007, "path_prefix": "/api/v1/rp/"}
@@ -52,17 +53,6 @@ STACK_RULES = "/etc/prometheus/rules/stack.rules.yml"
 DRIFT_FOR = "30s"
 # What one test leaves for the next (the drift report).
 RESULTS = {}
-
-
-def wait_for(predicate, timeout, what, interval=2):
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def socket_cmd(lab, command):
@@ -163,7 +153,7 @@ def test_eighth_backend_is_rendered_and_validated(lab, user_inv):
 
 
 def test_eighth_backend_serves(lab, user_inv):
-    stat = wait_for(lambda: (lambda s: s if s.get("app1") == "UP" and s.get("app2") == "UP" else None)(
+    stat = wait_until(lambda: (lambda s: s if s.get("app1") == "UP" and s.get("app2") == "UP" else None)(
         show_stat(lab, EXTRA_BACKEND["name"])), 60, "rp_backend's servers UP on the runtime API")
     assert stat.get("BACKEND") == "UP", stat
 
@@ -191,7 +181,7 @@ def test_eighth_backend_is_covered_by_prometheus(lab, user_inv, prom):
               for r in g["rules"] if EXTRA_BACKEND["name"] in r["query"]]
     assert loaded, "Prometheus has not loaded rules naming %s" % EXTRA_BACKEND["name"]
     query = urllib.parse.quote('haproxy_backend_status{proxy="%s",state="UP"} == 1' % EXTRA_BACKEND["name"])
-    wait_for(lambda: prom("/api/v1/query?query=" + query)["result"], 90, "rp_backend UP in Prometheus")
+    wait_until(lambda: prom("/api/v1/query?query=" + query)["result"], 90, "rp_backend UP in Prometheus")
     # Grafana's dashboards and Alertmanager's configuration name no backend: nothing to add there.
     for role in ("grafana", "alertmanager"):
         for path in (ROOT / "roles" / role).rglob("*"):
@@ -215,7 +205,7 @@ def test_drift_alert_fires_from_the_user_inventory(lab, user_inv, prom, tmp_path
     # The ONE override (a short `for`), then Prometheus only.
     user_inventory.add_vars(user_inv, "group_vars/prometheus.yml", {"prometheus_alerts": {"drift_for": DRIFT_FOR}})
     timed_playbook(lab, user_inv, "playbooks/monitoring_prometheus.yml", "--tags", "prometheus")
-    wait_for(lambda: _drift_rules(prom).get("StackDriftDetected") == (STACK_RULES, 30), 60,
+    wait_until(lambda: _drift_rules(prom).get("StackDriftDetected") == (STACK_RULES, 30), 60,
              "StackDriftDetected reloaded with for 30s")
 
     # Drift: a server of the user's backend in MAINT through the runtime API.
@@ -245,7 +235,7 @@ def test_drift_alert_fires_from_the_user_inventory(lab, user_inv, prom, tmp_path
             seen.append(s)
         return s == "firing"
     # Scrape (15 s) + evaluation (15 s) + for (30 s) + evaluation.
-    wait_for(firing, 180, "StackDriftDetected{host=lb1} firing (seen: %s)" % seen)
+    wait_until(firing, 180, "StackDriftDetected{host=lb1} firing (seen: %s)" % seen)
     if "pending" not in seen:
         # Missed between two polls: Prometheus's own ALERTS series keeps the pending phase.
         query = urllib.parse.quote('ALERTS{alertname="StackDriftDetected",alertstate="pending",host="lb1"}[5m]')

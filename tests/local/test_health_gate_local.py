@@ -108,7 +108,7 @@ def by_name(result):
 
 def test_real_haproxy_backends_and_servers(local_haproxy, run_module_subprocess):
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web', 'sess_*'], min_up='60%',
-                                            servers=['web/s1', 'track/t1'], wait_timeout=0))
+                                                       servers=['web/s1', 'track/t1'], wait_timeout=0))
     assert result.get('failed') is not True, result
     checks = by_name(result)
     # web: s1 s2 s3 and slow UP (a server starts UP), dead DOWN.
@@ -130,7 +130,7 @@ def test_real_haproxy_drain_then_ready_is_waited_for(local_haproxy, run_module_s
                                    "s.sendall(sys.stdin.buffer.read()); s.recv(1000)" % local_haproxy.admin_sock)])
     started = time.monotonic()
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], min_up=3, wait_timeout=20,
-                                            wait_interval=0.2))
+                                                       wait_interval=0.2))
     helper.wait(10)
     assert result.get('failed') is not True, result
     assert result['attempts'] > 1
@@ -148,14 +148,14 @@ def test_real_haproxy_unknown_backend(local_haproxy, run_module_subprocess):
 def test_real_prometheus(prometheus, run_module_subprocess):
     args = dict(prometheus_url=prometheus, prometheus_username=USER, prometheus_password=PASSWORD, wait_timeout=0)
     result = run_module_subprocess('health_gate', dict(args, jobs=['prometheus'],
-                                            alerts=[{'severity': 'page'}, {'severity': 'warning'}]))
+                                                       alerts=[{'severity': 'page'}, {'severity': 'warning'}]))
     assert result.get('failed') is not True, result
     assert by_name(result)['job prometheus']['detail'] == '1 of 1 target(s) up'
     assert PASSWORD not in json.dumps(result)
 
     result = run_module_subprocess('health_gate', dict(args, jobs=['prometheus', 'dead', 'missing'],
-                                            alerts=[{'severity': 'critical'}, {'severity': 'page'}],
-                                            include_pending=True))
+                                                       alerts=[{'severity': 'critical'}, {'severity': 'page'}],
+                                                       include_pending=True))
     assert result['failed'] is True
     failed = by_name(dict(checks=result['failed_checks']))
     assert set(failed) == {'job dead', 'job missing', 'alerts severity=critical', 'alerts severity=page'}
@@ -168,7 +168,7 @@ def test_real_prometheus(prometheus, run_module_subprocess):
 def test_real_prometheus_bad_credentials_fail_at_once(prometheus, run_module_subprocess):
     started = time.monotonic()
     result = run_module_subprocess('health_gate', dict(prometheus_url=prometheus, prometheus_username=USER,
-                                            prometheus_password='not-the-password-9', jobs=['prometheus'], wait_timeout=60))
+                                                       prometheus_password='not-the-password-9', jobs=['prometheus'], wait_timeout=60))
     assert result['failed'] is True and result['attempts'] == 1
     assert time.monotonic() - started < 10
     assert ('Prometheus at %s answered 401 Unauthorized: wrong prometheus_username/prometheus_password'
@@ -190,9 +190,9 @@ def test_unreachable_prometheus_is_waited_for(run_module_subprocess):
 
 def test_everything_together_in_check_mode(local_haproxy, prometheus, run_module_subprocess):
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], prometheus_url=prometheus,
-                                            prometheus_username=USER, prometheus_password=PASSWORD,
-                                            jobs=['prometheus'], alerts=[{'severity': 'critical'}],
-                                            urls=[prometheus + '/-/healthy'], wait_timeout=60), check_mode=True)
+                                                       prometheus_username=USER, prometheus_password=PASSWORD,
+                                                       jobs=['prometheus'], alerts=[{'severity': 'critical'}],
+                                                       urls=[prometheus + '/-/healthy'], wait_timeout=60), check_mode=True)
     assert result['failed'] is True and result['attempts'] == 1 and result['changed'] is False
     assert [c['name'] for c in result['failed_checks']] == ['alerts severity=critical', 'url %s/-/healthy' % prometheus]
     assert result['failed_checks'][1]['detail'].startswith('HTTP 401')

@@ -32,8 +32,8 @@ def test_drain_waits_for_sessions_but_not_for_ready_servers(local_haproxy, run_m
     local_haproxy.cli('set server sess_b/b state drain')    # drained, with a session still open
     start = time.time()
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, wait=True, wait_timeout=8, wait_interval=0.1,
-                                               servers=[{'backend': 'sess_a', 'server': 'a', 'state': 'drain'},
-                                                        {'backend': 'sess_b', 'server': 'b', 'state': 'ready'}]))
+                                                          servers=[{'backend': 'sess_a', 'server': 'a', 'state': 'drain'},
+                                                                   {'backend': 'sess_b', 'server': 'b', 'state': 'ready'}]))
     elapsed = time.time() - start
     assert result.get('failed') is not True, result
     assert result['changed'] is True
@@ -50,7 +50,7 @@ def test_wait_timeout_names_servers_and_last_state(local_haproxy, run_module_sub
     local_haproxy.open_session('a', 6)
     wait_sessions(local_haproxy, 'sess_a/a', 1)
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, servers=['sess_a/a', 'sess_b/b'],
-                                               state='drain', wait=True, wait_timeout=0.5, wait_interval=0.1))
+                                                          state='drain', wait=True, wait_timeout=0.5, wait_interval=0.1))
     assert result['failed'] is True
     assert 'Timed out after 0.5s waiting for 1 of 2 server(s)' in result['msg']
     assert 'sess_a/a (wanted drain with 0 sessions, now state drain, status DRAIN, 1 session(s)' in result['msg']
@@ -63,8 +63,8 @@ def test_maint_with_shutdown_sessions(local_haproxy, run_module_subprocess):
     thread, answer = local_haproxy.open_session('a', 10)
     wait_sessions(local_haproxy, 'sess_a/a', 1)
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, servers=['sess_a/a'], state='maint',
-                                               shutdown_sessions=True, wait=True, wait_timeout=5,
-                                               wait_interval=0.1))
+                                                          shutdown_sessions=True, wait=True, wait_timeout=5,
+                                                          wait_interval=0.1))
     assert result.get('failed') is not True, result
     assert result['commands'] == ['set server sess_a/a state maint', 'shutdown sessions server sess_a/a']
     assert result['waited'] < 2
@@ -76,7 +76,7 @@ def test_maint_with_shutdown_sessions(local_haproxy, run_module_subprocess):
 def test_check_mode_and_idempotence(local_haproxy, run_module_subprocess):
     before = local_haproxy.fingerprint()
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, backend='web', server='*', state='maint',
-                                               weight='0'), check_mode=True, diff=True)
+                                                          weight='0'), check_mode=True, diff=True)
     assert result['changed'] is True and len(result['commands']) == 10
     assert local_haproxy.fingerprint() == before
     args = dict(socket=local_haproxy.admin_sock, backend='web', server='s[12]', state='maint', weight=0)
@@ -146,7 +146,7 @@ def test_permission_denied(local_haproxy, run_module_subprocess):
         if not shutil.which('setpriv'):
             pytest.skip('setpriv (util-linux) is needed to run the module as another user')
         result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, servers=['web/s1'], state='maint'),
-                            user='65534')
+                                       user='65534')
     else:
         os.chmod(local_haproxy.admin_sock, 0)
         try:

@@ -51,7 +51,7 @@ def test_idempotent(fake, fake_socket, sock_path, run_module_inproc):
 def test_check_mode_changes_nothing(fake, fake_socket, sock_path, run_module_inproc):
     before = fake.state_of()
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/*'], state='drain', weight='50%'),
-                              check_mode=True, diff=True)
+                                     check_mode=True, diff=True)
     assert kind == 'exit'
     assert result['changed'] is True
     assert fake.state_of() == before
@@ -65,7 +65,7 @@ def test_check_mode_changes_nothing(fake, fake_socket, sock_path, run_module_inp
 def test_diff_lists_only_changed_servers(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('web', 'app1').admin = 0x08
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
-                                                   state='drain'), diff=True)
+                                                          state='drain'), diff=True)
     assert kind == 'exit'
     assert list(result['diff']['before']) == ['web/app2']
     assert result['diff']['after']['web/app2']['state'] == 'drain'
@@ -175,7 +175,7 @@ def test_state_choices(fake, fake_socket, sock_path, run_module_inproc):
 
 def test_mutually_exclusive(fake_socket, sock_path, run_module_inproc):
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], backend='web',
-                                                   server='app1', state='drain'))
+                                                          server='app1', state='drain'))
     assert kind == 'fail' and 'mutually exclusive' in result['msg']
 
 
@@ -191,7 +191,7 @@ def test_socket_errors(fake_socket, sock_path, run_module_inproc, connect_error,
 
 def test_missing_and_not_socket(tmp_path, run_module_inproc):
     kind, result = run_module_inproc(haproxy_server, dict(socket=str(tmp_path / 'gone.sock'), servers=['a/b'],
-                                                   state='drain'))
+                                                          state='drain'))
     assert kind == 'fail' and 'gone.sock' in result['msg'] and 'no such file' in result['msg']
     (tmp_path / 'plain').write_text('')
     kind, result = run_module_inproc(haproxy_server, dict(socket=str(tmp_path / 'plain'), servers=['a/b'], state='drain'))
@@ -221,7 +221,7 @@ def test_permission_level_answer(fake, fake_socket, sock_path, run_module_inproc
     fake.level = 'operator'
     before = fake.state_of()
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1', 'web/app2'],
-                                                   state='maint'))
+                                                          state='maint'))
     assert kind == 'fail'
     assert 'Permission denied' in result['msg'] and sock_path in result['msg']
     assert 'no server was changed' in result['msg']
@@ -233,7 +233,7 @@ def test_permission_level_answer(fake, fake_socket, sock_path, run_module_inproc
 def test_drain_down_server_does_not_wait_for_drain_status(fake, fake_socket, sock_path, run_module_inproc):
     """Trap: a DOWN server never shows DRAIN; its admin state is what counts."""
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app3'], state='drain',
-                                                   wait=True, wait_timeout=2, wait_interval=0.05))
+                                                          wait=True, wait_timeout=2, wait_interval=0.05))
     assert kind == 'exit', result
     item = by_name(result)['web/app3']
     assert item['after']['status'] == 'DOWN'
@@ -245,7 +245,7 @@ def test_drain_down_server_does_not_wait_for_drain_status(fake, fake_socket, soc
 def test_composite_statuses(fake, fake_socket, sock_path, run_module_inproc, status):
     fake.get('web', 'app1').status = status
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['web/app1'], state='maint',
-                                                   wait=True, wait_timeout=1, wait_interval=0.05))
+                                                          wait=True, wait_timeout=1, wait_interval=0.05))
     assert kind == 'exit', result
     assert result['changed'] is True
 
@@ -260,7 +260,7 @@ def test_wait_for_sessions(fake, fake_socket, sock_path, run_module_inproc):
 
     fake.on_show_stat = drop
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain',
-                                                   wait=True, wait_timeout=5, wait_interval=0.05))
+                                                          wait=True, wait_timeout=5, wait_interval=0.05))
     assert kind == 'exit', result
     assert api1.scur == 0
     assert by_name(result)['api/api1']['after']['current_sessions'] == 0
@@ -281,7 +281,7 @@ def test_ready_servers_are_not_waited_for_sessions(fake, fake_socket, sock_path,
 def test_wait_timeout_names_servers(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/*'], state='drain', wait=True,
-                                                   wait_timeout=0.3, wait_interval=0.05))
+                                                          wait_timeout=0.3, wait_interval=0.05))
     assert kind == 'fail'
     assert 'Timed out after 0.3s waiting for 1 of 2 server(s)' in result['msg']
     assert 'api/api1 (wanted drain with 0 sessions, now state drain, status DRAIN, 4 session(s)' in result['msg']
@@ -293,8 +293,8 @@ def test_wait_timeout_names_servers(fake, fake_socket, sock_path, run_module_inp
 def test_maint_shutdown_sessions(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='maint',
-                                                   shutdown_sessions=True, wait=True, wait_timeout=1,
-                                                   wait_interval=0.05))
+                                                          shutdown_sessions=True, wait=True, wait_timeout=1,
+                                                          wait_interval=0.05))
     assert kind == 'exit', result
     assert result['commands'] == ['set server api/api1 state maint', 'shutdown sessions server api/api1']
     assert fake.get('api', 'api1').scur == 0
@@ -326,5 +326,5 @@ def test_ready_on_tracked_server_already_ready_warns(fake, fake_socket, sock_pat
 def test_check_mode_does_not_wait(fake, fake_socket, sock_path, run_module_inproc):
     fake.get('api', 'api1').scur = 4
     kind, result = run_module_inproc(haproxy_server, dict(socket=sock_path, servers=['api/api1'], state='drain', wait=True,
-                                                   wait_timeout=0.2), check_mode=True)
+                                                          wait_timeout=0.2), check_mode=True)
     assert kind == 'exit' and result['changed'] is True and 'waited' not in result

@@ -126,7 +126,7 @@ def test_backends_hold(fake, fake_socket, sock_path, run_module_inproc):
 
 def test_percentage_rounds_up_and_fails_with_reason(fake, fake_socket, sock_path, run_module_inproc):
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, wait_timeout=0,
-                                                backends=['api', {'name': 'web', 'min_up': '100%'}]))
+                                                       backends=['api', {'name': 'web', 'min_up': '100%'}]))
     assert kind == 'fail'
     assert result['changed'] is False
     assert [c['name'] for c in result['failed_checks']] == ['backend web']
@@ -158,7 +158,7 @@ def test_glob_skips_backends_without_servers(fake, fake_socket, sock_path, run_m
 
 def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web', 'nope', 'x-*'],
-                                                wait_timeout=300))
+                                                       wait_timeout=300))
     assert kind == 'fail'
     assert result['attempts'] == 1
     failed = by_name(dict(checks=result['failed_checks']))
@@ -170,7 +170,7 @@ def test_unknown_backend_fails_at_once(fake, fake_socket, sock_path, run_module_
 
 def test_servers_check(fake, fake_socket, sock_path, run_module_inproc):
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, wait_timeout=0,
-                                                servers=['web/app1', 'web/app*', '*/api2']))
+                                                       servers=['web/app1', 'web/app*', '*/api2']))
     assert kind == 'fail'
     checks = by_name(result)
     assert checks['server web/app1'] == dict(name='server web/app1', type='server', ok=True, detail='UP')
@@ -187,7 +187,7 @@ def test_waits_until_servers_come_up(fake, fake_socket, sock_path, run_module_in
     app3 = fake.get('web', 'app3')
     no_sleep.append(lambda: setattr(app3, 'healthy', True))
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=10,
-                                                wait_interval=1))
+                                                       wait_interval=1))
     assert kind == 'exit', result
     assert result['attempts'] == 2
     assert result['elapsed'] == 1.0
@@ -195,7 +195,7 @@ def test_waits_until_servers_come_up(fake, fake_socket, sock_path, run_module_in
 
 def test_times_out_with_the_list(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3', 'web/app1'],
-                                                wait_timeout=5, wait_interval=2))
+                                                       wait_timeout=5, wait_interval=2))
     assert kind == 'fail'
     assert result['attempts'] == 4     # t=0, 2, 4, 5
     assert result['elapsed'] == 5.0
@@ -215,7 +215,7 @@ def test_socket_error_is_waited_for(fake, fake_socket, sock_path, run_module_inp
 def test_check_mode_evaluates_once(fake, fake_socket, sock_path, run_module_inproc, no_sleep):
     before = fake.state_of()
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, servers=['web/app3'], wait_timeout=60),
-                              check_mode=True)
+                                     check_mode=True)
     assert kind == 'fail' and result['attempts'] == 1 and result['changed'] is False
     assert 'in check mode' in result['msg']
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['web']), check_mode=True)
@@ -230,8 +230,8 @@ def test_prometheus_jobs_and_alerts(http, run_module_inproc):
     http.alerts = [alert('HAProxyBackendServerDown', severity='warning'),
                    alert('HAProxyDown', state='pending', severity='critical')]
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM + '/', prometheus_username='prometheus',
-                                                prometheus_password='s3cret', jobs=['haproxy', 'node'],
-                                                alerts=[{'severity': 'critical'}]))
+                                                       prometheus_password='s3cret', jobs=['haproxy', 'node'],
+                                                       alerts=[{'severity': 'critical'}]))
     assert kind == 'exit', result
     checks = by_name(result)
     assert checks['job node']['detail'] == '2 of 2 target(s) up'
@@ -249,7 +249,7 @@ def test_prometheus_jobs_and_alerts(http, run_module_inproc):
 def test_target_down_and_missing_job(http, run_module_inproc):
     http.targets.append(target('node', 'app2:9100', health='down', error='connection refused'))
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node', 'alertmanager'],
-                                                wait_timeout=0))
+                                                       wait_timeout=0))
     assert kind == 'fail'
     checks = by_name(result)
     assert checks['job node']['detail'] == '2 of 3 target(s) up; app2:9100 down (connection refused)'
@@ -261,14 +261,14 @@ def test_firing_alert_fails_and_pending_optional(http, run_module_inproc):
     http.alerts = [alert('HAProxyDown', severity='critical', host='lb1'),
                    alert('Other', state='pending', severity='page')]
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, wait_timeout=0,
-                                                alerts=[{'severity': 'critical'}, {'severity': ['page', 'x']}]))
+                                                       alerts=[{'severity': 'critical'}, {'severity': ['page', 'x']}]))
     assert kind == 'fail'
     checks = by_name(result)
     assert checks['alerts severity=critical']['detail'] == \
         '1 alert(s) firing: HAProxyDown{host=lb1} firing since 2026-01-01T00:00:00Z'
     assert checks['alerts severity=page|x']['ok'] is True
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, wait_timeout=0, include_pending=True,
-                                                alerts=[{'severity': ['page']}]))
+                                                       alerts=[{'severity': ['page']}]))
     assert kind == 'fail'
     assert result['failed_checks'][0]['detail'].startswith('1 alert(s) firing or pending: Other{} pending')
 
@@ -282,8 +282,8 @@ def test_firing_alert_fails_and_pending_optional(http, run_module_inproc):
 def test_permanent_prometheus_errors_fail_at_once(http, run_module_inproc, no_sleep, answer, reason):
     http.override['/api/'] = answer
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, prometheus_username='prometheus',
-                                                prometheus_password='bad', jobs=['node'],
-                                                alerts=[{'severity': 'critical'}], wait_timeout=300))
+                                                       prometheus_password='bad', jobs=['node'],
+                                                       alerts=[{'severity': 'critical'}], wait_timeout=300))
     assert kind == 'fail'
     assert result['attempts'] == 1
     assert reason in result['failed_checks'][0]['detail']
@@ -307,7 +307,7 @@ def test_wrong_url_is_404(http, run_module_inproc):
 def test_unreachable_prometheus_is_waited_for(http, run_module_inproc, no_sleep):
     http.override['/api/'] = urllib.error.URLError(ConnectionRefusedError(111, 'Connection refused'))
     kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node'], wait_timeout=3,
-                                                wait_interval=1))
+                                                       wait_interval=1))
     assert kind == 'fail'
     assert result['attempts'] == 4
     assert result['failed_checks'][0]['detail'] == \
@@ -330,8 +330,8 @@ def test_prometheus_starting_then_ready(http, run_module_inproc, no_sleep):
 def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_module_inproc):
     http.override['/health'] = Response(503, b'{"status": "down"}')
     kind, result = run_module_inproc(health_gate, dict(socket=sock_path, backends=['api'], prometheus_url=PROM,
-                                                jobs=['haproxy'], alerts=[{}],
-                                                urls=['http://app1:8000/health'], wait_timeout=0))
+                                                       jobs=['haproxy'], alerts=[{}],
+                                                       urls=['http://app1:8000/health'], wait_timeout=0))
     assert kind == 'fail'
     assert [c['name'] for c in result['checks']] == ['backend api', 'job haproxy', 'alerts (any)',
                                                      'url http://app1:8000/health']
@@ -341,7 +341,7 @@ def test_mixed_haproxy_prometheus_urls(fake, fake_socket, sock_path, http, run_m
 
 def test_url_ok(http, run_module_inproc):
     kind, result = run_module_inproc(health_gate, dict(urls=['http://127.0.0.1:8000/health'], validate_certs=False,
-                                                ca_path='/tmp/ca.pem'))
+                                                       ca_path='/tmp/ca.pem'))
     assert kind == 'exit'
     assert result['checks'][0]['detail'] == 'HTTP 200'
     kwargs = http.calls[0][1]

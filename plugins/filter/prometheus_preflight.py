@@ -26,15 +26,19 @@ options:
       - The role's variables, by name.
       - "Public ones: V(prometheus_web_password), V(prometheus_web_username), V(prometheus_retention_time),
         V(prometheus_scrape_interval), V(prometheus_evaluation_interval), V(prometheus_scrape_timeout),
-        V(prometheus_retention_size), V(prometheus_haproxy_exporter_mode), V(prometheus_web_tls_cert_file),
-        V(prometheus_web_tls_key_file), V(prometheus_alertmanager_username), V(prometheus_alertmanager_password),
+        V(prometheus_retention_size), V(prometheus_haproxy_exporter_mode), V(acgs_prometheus_tls),
+        V(prometheus_web_tls_cert_file), V(prometheus_web_tls_key_file), V(prometheus_web_tls_files_on_host),
+        V(acgs_prometheus_ca_file), V(prometheus_alertmanager_username), V(prometheus_alertmanager_password),
         V(prometheus_alerts), V(prometheus_rules_extra), V(prometheus_scrape_configs_extra),
         V(prometheus_listen_address) and V(prometheus_port); and V(groups), the inventory's groups."
       - "Derived ones (C(vars/main.yml)): V(_prometheus_haproxy_modes), the exporter modes by name;
         V(_prometheus_alerts_default) and V(_prometheus_alerts), the alert settings before and after
         O(prometheus_alerts) is merged in; V(_prometheus_stack_rule_groups), the rule groups the role writes itself;
         V(_prometheus_jobs), the fixed scrape jobs (C(name), C(group), C(var)); and V(_prometheus_target_ipv4),
-        each host of the scraped groups with its C(ansible_default_ipv4) fact (V({}) where facts give none)."
+        each host of the scraped groups with its C(ansible_default_ipv4) fact (V({}) where facts give none).
+        What C(tasks/preflight.yml) looked at - V(_prometheus_tls_stats), the C(stat) dictionaries of the
+        certificate and the key (V({}) each when they were not looked at), and V(_prometheus_ca_stat), that of
+        V(acgs_prometheus_ca_file)."
       - A missing V(prometheus_web_password) or V(prometheus_alertmanager_password) counts as not set; any other
         missing key is an error.
     type: dict
@@ -61,7 +65,7 @@ RETURN = r"""
 _value:
   description:
     - One message per problem, each naming the variable and how to fix it; empty when there is none.
-    - "Order: the web user, durations and sizes, the exporter mode, TLS, Alertmanager credentials, alert settings,
+    - "Order: the web user, durations and sizes, the exporter mode, TLS and its CA, Alertmanager credentials, alert settings,
       reserved rule groups, scrape groups, job names, the listen address, addresses from facts."
   type: list
   elements: str
@@ -69,6 +73,8 @@ _value:
 
 import numbers
 import re
+
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
     run_rules, matches as _matches, text as _text,
@@ -78,8 +84,9 @@ from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight impo
 KEYS = (
     "prometheus_web_username", "prometheus_retention_time", "prometheus_scrape_interval",
     "prometheus_evaluation_interval", "prometheus_scrape_timeout", "prometheus_retention_size",
-    "prometheus_haproxy_exporter_mode", "_prometheus_haproxy_modes", "prometheus_web_tls_cert_file",
-    "prometheus_web_tls_key_file", "prometheus_alertmanager_username", "prometheus_alerts",
+    "prometheus_haproxy_exporter_mode", "_prometheus_haproxy_modes", "acgs_prometheus_tls", "prometheus_web_tls_cert_file",
+    "prometheus_web_tls_key_file", "prometheus_web_tls_files_on_host", "_prometheus_tls_stats", "acgs_prometheus_ca_file",
+    "_prometheus_ca_stat", "prometheus_alertmanager_username", "prometheus_alerts",
     "_prometheus_alerts_default", "_prometheus_alerts", "prometheus_rules_extra", "_prometheus_stack_rule_groups",
     "_prometheus_jobs", "groups", "prometheus_scrape_configs_extra", "prometheus_listen_address", "prometheus_port",
     "_prometheus_target_ipv4",
@@ -166,10 +173,33 @@ def exporter_mode(v):
     return ["prometheus_haproxy_exporter_mode=%s must be one of %s." % (mode, list(modes))]
 
 
-def web_tls_pair(v):
-    if (len(_text(v["prometheus_web_tls_cert_file"])) > 0) == (len(_text(v["prometheus_web_tls_key_file"])) > 0):
+def _readable(stat):
+    stat = stat or {}
+    return stat.get("exists", False) and stat.get("readable", False) and stat.get("isreg", False)
+
+
+def web_tls(v):
+    files = {"prometheus_web_tls_cert_file": _text(v["prometheus_web_tls_cert_file"]),
+             "prometheus_web_tls_key_file": _text(v["prometheus_web_tls_key_file"])}
+    if not boolean(v["acgs_prometheus_tls"], strict=False):
+        if any(files.values()):
+            return ["prometheus_web_tls_cert_file/_key_file are set but acgs_prometheus_tls is false, so every client "
+                    "of Prometheus would speak http to a TLS port: set acgs_prometheus_tls: true, or empty them."]
         return []
-    return ["prometheus_web_tls_cert_file and prometheus_web_tls_key_file must be set together."]
+    if not all(files.values()):
+        return ["acgs_prometheus_tls is true: set prometheus_web_tls_cert_file and prometheus_web_tls_key_file "
+                "(PEM files on the control node, or on the host with prometheus_web_tls_files_on_host)."]
+    where = "the host" if boolean(v["prometheus_web_tls_files_on_host"], strict=False) else "the control node"
+    return ["%s %s is missing or unreadable on %s: fix the path or its permissions." % (name, path, where)
+            for (name, path), stat in zip(files.items(), v["_prometheus_tls_stats"]) if not _readable(stat)]
+
+
+def ca_file(v):
+    path = _text(v["acgs_prometheus_ca_file"])
+    if len(path) == 0 or _readable(v["_prometheus_ca_stat"]):
+        return []
+    return ["acgs_prometheus_ca_file %s is missing or unreadable on the control node: fix the path, "
+            "or empty it to verify Prometheus with the system's trust store." % path]
 
 
 def alertmanager_password(v):
@@ -255,7 +285,7 @@ def target_addresses(v):
 
 
 # In the order their messages come.
-RULES = (web_password, web_username, retention_time, intervals, retention_size, exporter_mode, web_tls_pair,
+RULES = (web_password, web_username, retention_time, intervals, retention_size, exporter_mode, web_tls, ca_file,
          alertmanager_password, alert_keys, alert_durations, slo_target_and_windows, slo_min_requests,
          reserved_rule_groups, scrape_groups, job_names_unique, listen_address_port, target_addresses)
 

@@ -85,7 +85,7 @@ class Stack:
     def __init__(self, lab):
         self.lab = lab
         mon1 = lab.addr("mon1")
-        self.prom_url = "http://%s:%d" % (mon1, PROMETHEUS_PORT)
+        self.prom_url = lab.prometheus_url("mon1")
         self.am_url = "http://%s:%d" % (mon1, ALERTMANAGER_PORT)
         self.sink_url = "http://%s:%d/_received" % (mon1, SINK_PORT)
         missing = [name for name in ("prometheus_web", "alertmanager_web")

@@ -1,14 +1,20 @@
 """The lab's hosts as the integration tests and the benchmarks reach them (no pytest here).
 
 Addresses from lab/lab.sh's state (lab/.state/<lab>/addresses.json), commands through
-`podman exec`, the lab's generated secrets, and ansible-playbook from the checkout.
+`podman exec`, the lab's generated secrets, Prometheus's URL as the inventory sets it (https in
+inventories/lab, whose CA urllib then trusts), and ansible-playbook from the checkout.
 """
 import json
 import os
+import ssl
 import subprocess
+import urllib.request
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
+PROMETHEUS_PORT = 9090
 
 
 class LabNotUp(Exception):
@@ -28,6 +34,25 @@ class LabHosts:
         self.addresses = json.loads(addresses.read_text())
         self.env = dict(os.environ, ACGS_LAB=self.name, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                         CONTAINERS_CONF=str(ROOT / "lab" / "containers.conf"))
+        self.prometheus_tls = bool(self.stack_setting("acgs_prometheus_tls", False))
+        # The lab CA (playbooks/lab_pki.yml), which signs the load balancers' and Prometheus's certificates.
+        self.ca_file = self.state_dir / "pki" / "ca.crt"
+        if self.ca_file.exists():
+            # Every urllib request of the tests and benchmarks trusts it (and only it: they reach lab hosts only).
+            urllib.request.install_opener(urllib.request.build_opener(
+                urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(self.ca_file)))))
+
+    def stack_setting(self, name, default):
+        """A stack-wide setting (roles/_common) as the inventory's group_vars/all sets it, else ``default``."""
+        for path in sorted((self.inventory / "group_vars" / "all").glob("*.yml")):
+            values = yaml.safe_load(path.read_text()) or {}
+            if name in values:
+                return values[name]
+        return default
+
+    def prometheus_url(self, host="mon1"):
+        """Prometheus on a lab host, as the stack's clients reach it."""
+        return "%s://%s:%d" % ("https" if self.prometheus_tls else "http", self.addr(host), PROMETHEUS_PORT)
 
     def addr(self, host):
         return self.addresses[host]

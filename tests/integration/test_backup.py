@@ -72,7 +72,7 @@ def test_lose_and_restore(lab):
     figures = {}
     prom_auth = ("prometheus", lab.secret("prometheus_web"))
     am_auth = ("alertmanager", lab.secret("alertmanager_web"))
-    prom = "http://%s:9090" % lab.addr("mon1")
+    prom = lab.prometheus_url("mon1")
     am = "http://%s:9093" % lab.addr("mon1")
 
     # Before the loss: a silence, and a series sample we will ask for afterwards.
@@ -121,7 +121,7 @@ def test_lose_and_restore(lab):
     try:
         for host in ("lb1", "mon1"):
             assert config_checksums(lab, manifest, host) == expected[host], "restored files differ on %s" % host
-        prom = "http://%s:9090" % lab.addr("mon1")
+        prom = lab.prometheus_url("mon1")
         am = "http://%s:9093" % lab.addr("mon1")
         query = prom + "/api/v1/query?query=%s&time=%.3f" % (urllib.parse.quote('up{job="node",host="lb1"}'), before)
         result = call(query, prom_auth)["data"]["result"]

@@ -54,7 +54,7 @@ def wait_for(predicate, timeout, what):
 
 @pytest.fixture(scope="module")
 def prom(lab):
-    base = "http://%s:9090" % lab.addr("mon1")
+    base = lab.prometheus_url("mon1")
     auth = ("prometheus", lab.secret("prometheus_web"))
     return lambda path: http_json(base + path, auth)["data"]
 

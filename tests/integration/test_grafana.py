@@ -62,7 +62,7 @@ def test_grafana_ini_rendered(lab):
 def test_prometheus_data_source_with_basic_auth(lab):
     provisioning = yaml.safe_load(read(lab, "/etc/grafana/provisioning/datasources/acgs-prometheus.yml"))
     (source,) = provisioning["datasources"]
-    assert source["url"] == "http://%s:9090" % lab.addr("mon1")
+    assert source["url"] == lab.prometheus_url("mon1")
     assert source["type"] == "prometheus" and source["isDefault"] and source["uid"] == "prometheus"
     assert source["basicAuth"] is True and source["basicAuthUser"]
     assert source["secureJsonData"]["basicAuthPassword"]
@@ -173,7 +173,7 @@ def send_traffic(lab, rounds=20):
 
 def test_every_panel_query_returns_data_on_the_lab_prometheus(lab):
     """The deployed dashboard's variables and panel queries, evaluated on mon1's Prometheus after traffic."""
-    url = "http://%s:9090" % lab.addr("mon1")
+    url = lab.prometheus_url("mon1")
     auth = ("prometheus", lab.secret("prometheus_web"))
     counts = send_traffic(lab)
     for service in SERVICES:

@@ -33,7 +33,7 @@ def get(url, auth=None, timeout=10):
 
 @pytest.fixture(scope="module")
 def prom(lab):
-    base = "http://%s:9090" % lab.addr(PROM_HOST)
+    base = lab.prometheus_url(PROM_HOST)
     secret = lab.state_dir / "prometheus_web.secret"
     if not secret.exists():
         pytest.fail("no Prometheus credentials for lab %s (%s is missing): converge it with `ACGS_LAB=%s make lab`"

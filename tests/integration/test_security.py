@@ -55,7 +55,9 @@ WEB = {
 @pytest.mark.parametrize("name", sorted(WEB))
 def test_web_endpoints_need_credentials(lab, name):
     host, port, path, user, secret = WEB[name]
-    url = "http://%s:%d%s" % (lab.addr(host), port, path)
+    # Prometheus's scheme is the inventory's (https in the lab, inventories/lab/group_vars/all/tls.yml).
+    base = lab.prometheus_url(host) if port == 9090 else "http://%s:%d" % (lab.addr(host), port)
+    url = base + path
     assert http_status(url) == 401, "%s answered without credentials" % url
     assert http_status(url, (user, "wrong-password")) == 401, "%s accepted a wrong password" % url
     assert http_status(url, (user, lab.secret(secret))) == 200, "%s refused the inventory's credentials" % url

@@ -84,7 +84,7 @@ def timed_playbook(lab, inventory, *args, **kwargs):
 
 @pytest.fixture(scope="module")
 def prom(lab):
-    base = "http://%s:9090" % lab.addr("mon1")
+    base = lab.prometheus_url("mon1")
     auth = base64.b64encode(("prometheus:%s" % lab.secret("prometheus_web")).encode()).decode()
 
     def get(path):

@@ -27,6 +27,10 @@ group_vars/haproxy.yml
     hard limit of 4096 open files and two cores (lab/containers.conf), as the lab inventory has.
   - haproxy_tls_certificate is kept; the lab CA's certificate of lb1 (lab/.state/<lab>/pki/lb1.pem)
     is copied to files/lb1.pem, where the example expects it.
+group_vars/all/main.yml, group_vars/prometheus.yml (TLS)
+  - acgs_prometheus_tls, acgs_prometheus_ca_file and prometheus_web_tls_cert_file/_key_file are kept;
+    the lab CA (lab/.state/<lab>/pki/ca.crt) is copied to files/ca.pem, and each Prometheus host's
+    certificate and key to files/<host>.crt and .key, where the example expects them.
 group_vars/prometheus.yml
   - prometheus_remote_write dropped: mimir.example.net does not exist (and its password_file is
     not on the host).
@@ -121,8 +125,13 @@ def build(lab, dest):
     haproxy.update(LAB_HAPROXY_LIMITS)
     _dump(dest / "group_vars" / "haproxy.yml", haproxy)
     (dest / "files").mkdir(exist_ok=True)
+    pki = lab.state_dir / "pki"
     for host in tree["children"]["haproxy"]["hosts"]:
-        shutil.copy(lab.state_dir / "pki" / ("%s.pem" % host), dest / "files" / ("%s.pem" % host))
+        shutil.copy(pki / ("%s.pem" % host), dest / "files" / ("%s.pem" % host))
+    shutil.copy(pki / "ca.crt", dest / "files" / "ca.pem")
+    for host in tree["children"]["prometheus"]["hosts"]:
+        for suffix in ("crt", "key"):
+            shutil.copy(pki / ("%s.%s" % (host, suffix)), dest / "files" / ("%s.%s" % (host, suffix)))
 
     for rel, names in DROPPED_VARS.items():
         data = _load(dest / rel)

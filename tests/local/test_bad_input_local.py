@@ -143,9 +143,11 @@ class LocalRun:
             children.setdefault("bad_input_%s" % case["role"], {"hosts": {}})["hosts"][host_id] = host
             for group in groups[case["host"]]:
                 children.setdefault("lab_as_%s" % group, {"hosts": {}})["hosts"][host_id] = None
-            # The lab's certificate for this host (inventories/lab/group_vars/haproxy.yml; playbooks/lab_pki.yml
-            # makes it in the lab): preflight only needs a readable file.
-            (pki / ("%s.pem" % host_id)).write_text("not a certificate: preflight stats it only\n")
+            # The lab's certificates for this host (inventories/lab/group_vars/haproxy.yml and all/tls.yml;
+            # playbooks/lab_pki.yml makes them in the lab): preflight only needs readable files.
+            for suffix in ("pem", "crt", "key"):
+                (pki / ("%s.%s" % (host_id, suffix))).write_text("not a certificate: preflight stats it only\n")
+        (pki / "ca.crt").write_text("not a certificate: preflight stats it, Grafana's data source carries it\n")
         directory = self.workdir / "inventory"
         (directory / "group_vars").mkdir(parents=True)
         for path in (LAB_INVENTORY / "group_vars").iterdir():

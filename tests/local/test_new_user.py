@@ -180,6 +180,8 @@ def no_vault(tmp_path_factory):
     (inventory / "files").mkdir()
     for lb in ("lb1", "lb2"):
         (inventory / "files" / ("%s.example.net.pem" % lb)).write_text("not checked by preflight\n")
+    for name in ["mon1.example.net.crt", "mon1.example.net.key", "mon2.example.net.crt", "mon2.example.net.key", "ca.pem"]:
+        (inventory / "files" / name).write_text("preflight checks it is a readable file only\n")
     (inventory / "host_vars").mkdir()
     for index, app in enumerate(("app1", "app2", "app3")):
         (inventory / "host_vars" / ("%s.example.net.yml" % app)).write_text(yaml.safe_dump(

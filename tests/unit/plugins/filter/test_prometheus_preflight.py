@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from role_defaults import role_defaults
+from role_defaults import COMMON, role_defaults
 from ansible_collections.acgs.haproxy_stack.plugins.filter import prometheus_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.prometheus_preflight import prometheus_preflight_errors
 
@@ -39,7 +39,8 @@ def variables(**overrides):
     jobs (their groups), the alert settings, the stack's rule groups, and each scraped host's
     ansible_default_ipv4 fact (overrides may give `facts`, the facts by host, and `groups`).
     """
-    settings = dict(DEFAULTS, prometheus_web_password="s3cret", groups=GROUPS)
+    settings = dict(DEFAULTS, prometheus_web_password="s3cret", groups=GROUPS, _prometheus_tls_stats=[{}, {}],
+                    _prometheus_ca_stat={}, **{key: COMMON[key] for key in ("acgs_prometheus_tls", "acgs_prometheus_ca_file")})
     facts = overrides.pop("facts", FACTS)
     settings.update(overrides)
     jobs = [{"name": job["name"], "group": settings[job["var"]], "var": job["var"]} for job in VARS["_prometheus_jobs"]]
@@ -70,7 +71,23 @@ RETENTION = "prometheus_retention_time=%s is not a Prometheus duration (e.g. 15d
 INTERVALS = ("prometheus_scrape_interval, prometheus_evaluation_interval and prometheus_scrape_timeout "
              "must be durations (15s).")
 SIZE = "prometheus_retention_size=%s must be a size such as 10GB or empty."
-TLS = "prometheus_web_tls_cert_file and prometheus_web_tls_key_file must be set together."
+TLS_OFF = ("prometheus_web_tls_cert_file/_key_file are set but acgs_prometheus_tls is false, so every client "
+           "of Prometheus would speak http to a TLS port: set acgs_prometheus_tls: true, or empty them.")
+TLS_FILES = ("acgs_prometheus_tls is true: set prometheus_web_tls_cert_file and prometheus_web_tls_key_file "
+             "(PEM files on the control node, or on the host with prometheus_web_tls_files_on_host).")
+UNREADABLE = "%s %s is missing or unreadable on %s: fix the path or its permissions."
+CA = ("acgs_prometheus_ca_file %s is missing or unreadable on the control node: fix the path, "
+      "or empty it to verify Prometheus with the system's trust store.")
+READABLE = {"exists": True, "readable": True, "isreg": True}
+CERT, KEY = "files/mon1.crt", "files/mon1.key"
+
+
+def tls(**overrides):
+    """TLS on with a certificate and a key that stat found readable, then the overrides."""
+    return dict({"acgs_prometheus_tls": True, "prometheus_web_tls_cert_file": CERT, "prometheus_web_tls_key_file": KEY,
+                 "_prometheus_tls_stats": [READABLE, READABLE]}, **overrides)
+
+
 AM_PASSWORD = "prometheus_alertmanager_username is set: set prometheus_alertmanager_password too."
 KNOWN = str(list(VARS["_prometheus_alerts_default"]))
 TARGET = ("prometheus_alerts.slo_availability_target must be between 0 and 1 (e.g. 0.999); "
@@ -104,8 +121,20 @@ BAD = [
     ("retention_size", "size_lower_case_unit", {"prometheus_retention_size": "10gb"}, [SIZE % "10gb"]),
     ("exporter_mode", "unknown_exporter_mode", {"prometheus_haproxy_exporter_mode": "sidecar"},
      ["prometheus_haproxy_exporter_mode=sidecar must be one of ['native', 'standalone']."]),
-    ("web_tls_pair", "cert_without_key", {"prometheus_web_tls_cert_file": "/etc/prometheus/web.crt"}, [TLS]),
-    ("web_tls_pair", "key_without_cert", {"prometheus_web_tls_key_file": "/etc/prometheus/web.key"}, [TLS]),
+    ("web_tls", "cert_without_tls", {"prometheus_web_tls_cert_file": CERT}, [TLS_OFF]),
+    ("web_tls", "key_without_tls", {"prometheus_web_tls_key_file": KEY}, [TLS_OFF]),
+    ("web_tls", "tls_without_files", {"acgs_prometheus_tls": True}, [TLS_FILES]),
+    ("web_tls", "tls_as_the_string_true_without_files", {"acgs_prometheus_tls": "true"}, [TLS_FILES]),
+    ("web_tls", "cert_without_key", tls(prometheus_web_tls_key_file=""), [TLS_FILES]),
+    ("web_tls", "key_missing", tls(_prometheus_tls_stats=[READABLE, {"exists": False}]),
+     [UNREADABLE % ("prometheus_web_tls_key_file", KEY, "the control node")]),
+    ("web_tls", "both_unreadable_on_the_host",
+     tls(prometheus_web_tls_files_on_host=True, _prometheus_tls_stats=[{"exists": True, "readable": False, "isreg": True},
+                                                                         {"exists": True, "readable": True, "isreg": False}]),
+     [UNREADABLE % ("prometheus_web_tls_cert_file", CERT, "the host"),
+      UNREADABLE % ("prometheus_web_tls_key_file", KEY, "the host")]),
+    ("ca_file", "ca_missing", {"acgs_prometheus_ca_file": "files/ca.crt", "_prometheus_ca_stat": {"exists": False}},
+     [CA % "files/ca.crt"]),
     ("alertmanager_password", "alertmanager_user_without_password", {"prometheus_alertmanager_username": "prom"},
      [AM_PASSWORD]),
     ("alert_keys", "unknown_alert_key", alerts(response_time_secs=1),
@@ -165,8 +194,9 @@ GOOD = {
                            "prometheus_scrape_timeout": "500ms"},
     "retention_size_set": {"prometheus_retention_size": "10GB"},
     "standalone_exporter": {"prometheus_haproxy_exporter_mode": "standalone"},
-    "tls_cert_and_key": {"prometheus_web_tls_cert_file": "/etc/prometheus/web.crt",
-                         "prometheus_web_tls_key_file": "/etc/prometheus/web.key"},
+    "tls_cert_and_key": tls(),
+    "tls_with_its_ca": tls(acgs_prometheus_ca_file="files/ca.crt", _prometheus_ca_stat=READABLE),
+    "tls_off_as_the_string_false": {"acgs_prometheus_tls": "false"},
     "alertmanager_user_and_password": {"prometheus_alertmanager_username": "prom",
                                        "prometheus_alertmanager_password": "s3cret"},
     "alert_overrides": alerts(haproxy_down_for="1m", slo_availability_target="0.99", slo_fast_burn_windows=["2m", "30m"]),
@@ -228,7 +258,7 @@ def test_every_error_at_once_in_rule_order():
         USERNAME,
         SIZE % "10 gigs",
         "prometheus_haproxy_exporter_mode=sidecar must be one of ['native', 'standalone'].",
-        TLS,
+        TLS_FILES,
         TARGET,
         MIN_REQUESTS % "100",
         RESERVED % "acgs-drift",
@@ -240,10 +270,11 @@ def test_every_error_at_once_in_rule_order():
     ]
 
 
-def test_the_preflight_task_is_one_assert_on_the_filter():
+def test_the_preflight_task_is_a_stat_then_one_assert_on_the_filter():
     tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
-    assert len(tasks) == 1 and "ansible.builtin.assert" in tasks[0], "tasks/preflight.yml must be one assert"
-    task = tasks[0]
+    assert [next(iter(set(t) & {"ansible.builtin.stat", "ansible.builtin.assert"})) for t in tasks] == [
+        "ansible.builtin.stat", "ansible.builtin.assert"], "tasks/preflight.yml must stat the files, then assert once"
+    task = tasks[1]
     assert task["ansible.builtin.assert"]["that"] == "_prometheus_preflight_errors | length == 0"
     assert "acgs.haproxy_stack.prometheus_preflight_errors" in task["vars"]["_prometheus_preflight_errors"]
     passed = set(task["vars"]["_prometheus_preflight_input"])

@@ -53,10 +53,10 @@ lab-status:
 	lab/lab.sh status
 
 test-specs: venv
-	$(BIN)/pytest -q tests/test_argument_specs.py tests/test_role_readmes.py
+	$(BIN)/pytest -q tests/test_argument_specs.py tests/test_role_readmes.py tests/test_promise_map.py
 
 test-unit: venv
-	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/test_promise_map.py
 
 test-local: venv deps
 	$(BIN)/pytest -q tests/local
@@ -84,7 +84,7 @@ test-ha: venv image
 
 test: venv deps
 	$(MAKE) test-lint
-	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/local
+	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/test_promise_map.py tests/local
 	$(MAKE) test-sanity
 	$(MAKE) test-molecule
 	$(MAKE) test-integration

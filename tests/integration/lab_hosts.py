@@ -15,6 +15,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_PORT = 9090
+# The seed services, name -> port, from the haproxy role's defaults (never a copy): "<name>_backend"
+# there, a stand-in "acgs-demo@<name>" on the app hosts.
+SEED_SERVICES = {b["name"][:-len("_backend")]: b["port"] for b in yaml.safe_load(
+    (ROOT / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"]}
 
 
 class LabNotUp(Exception):

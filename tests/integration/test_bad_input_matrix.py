@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from lab_hosts import SEED_SERVICES
 
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
@@ -46,8 +47,7 @@ CASES = bad_input.load_cases()  # unique ids over all tables (load_cases refuses
 _APP_HOST = {
     "files": ["/etc/acgs-demo", "/opt/acgs-demo", "/etc/systemd/system/acgs-demo@.service",
               "/etc/systemd/system/acgs-demo.target", "/etc/default/prometheus-node-exporter"],
-    "services": ["prometheus-node-exporter", "acgs-demo@auth", "acgs-demo@ac", "acgs-demo@integrity", "acgs-demo@fv",
-                 "acgs-demo@gs", "acgs-demo@pgc", "acgs-demo@ec"],
+    "services": ["prometheus-node-exporter"] + ["acgs-demo@%s" % name for name in SEED_SERVICES],
 }
 WATCH = {
     "lb1": {

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lab_hosts import SEED_SERVICES
 
 EXTRA = ["-e", "@" + os.environ["ACGS_TEST_EXTRA_VARS"]] if os.environ.get("ACGS_TEST_EXTRA_VARS") else []
 INSTALLED = os.environ.get("ACGS_GRAFANA_INSTALL", "").lower() in ("1", "true", "yes")
@@ -31,8 +32,7 @@ GRAFANA_FILES = ["/etc/grafana/grafana.ini", "/etc/grafana/provisioning/datasour
                  "/etc/grafana/provisioning/dashboards/acgs-haproxy.yml", DASHBOARDS_DIR + "/haproxy.json"]
 # Seed services behind lb1, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes
 # to <service>_backend.
-SERVICES = tuple(b["name"][:-len("_backend")] for b in yaml.safe_load(
-    (Path(__file__).resolve().parents[2] / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"])
+SERVICES = tuple(SEED_SERVICES)
 
 
 def _local_dashboard_helpers():

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
+from lab_hosts import SEED_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 # The seed services, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes to
 # <service>_backend, served on <port> by the stand-in services of every backends host.
-SEEDS = yaml.safe_load((ROOT / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"]
-SERVICES = {b["name"][:-len("_backend")]: b["port"] for b in SEEDS}
+SERVICES = SEED_SERVICES
 SOCKET = "/run/haproxy/admin.sock"
 PLAYBOOK = "playbooks/haproxy.yml"
 WATCHED = "/etc/haproxy/haproxy.cfg /etc/haproxy/conf.d/*.cfg /etc/haproxy/certs/haproxy.pem"

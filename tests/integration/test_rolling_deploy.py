@@ -27,14 +27,13 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
+from lab_hosts import SEED_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = os.environ.get("ACGS_INVENTORY") or str(ROOT / "inventories" / "lab")
 # The seed services, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes to
 # <service>_backend, served on <port> by the stand-in services of every backends host.
-SEEDS = yaml.safe_load((ROOT / "roles" / "haproxy" / "defaults" / "main.yml").read_text())["haproxy_backends"]
-SERVICES = {b["name"][:-len("_backend")]: b["port"] for b in SEEDS}
+SERVICES = SEED_SERVICES
 APP_HOSTS = ["app1", "app2"]
 BACKENDS = ["%s_backend" % s for s in SERVICES]
 RATE = 50.0

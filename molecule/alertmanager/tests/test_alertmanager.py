@@ -35,7 +35,7 @@ def test_config_valid_and_protected(host):
     assert config.mode == 0o640 and config.group == "prometheus"
     assert "mail-secret-456" in config.content_string  # Alertmanager needs it; only root/prometheus read it
     web = host.file("/etc/prometheus/alertmanager-web.yml")
-    assert web.mode == 0o640 and web.content_string.startswith("basic_auth_users:")
+    assert web.mode == 0o640 and "\nbasic_auth_users:\n" in web.content_string
     assert "$2b$10$" in web.content_string and "molecule-secret-123" not in web.content_string
 
 

@@ -79,7 +79,8 @@ UNREADABLE = "%s %s is missing or unreadable on %s: fix the path or its permissi
 CA = ("acgs_prometheus_ca_file %s is missing or unreadable on the control node: fix the path, "
       "or empty it to verify Prometheus with the system's trust store.")
 READABLE = {"exists": True, "readable": True, "isreg": True}
-CERT, KEY = "files/mon1.crt", "files/mon1.key"
+CERT = "files/mon1.crt"
+KEY = "files/mon1.key"
 
 
 def tls(**overrides):

@@ -79,6 +79,8 @@ UNREADABLE = "%s %s is missing or unreadable on %s: fix the path or its permissi
 CA = ("acgs_prometheus_ca_file %s is missing or unreadable on the control node: fix the path, "
       "or empty it to verify Prometheus with the system's trust store.")
 READABLE = {"exists": True, "readable": True, "isreg": True}
+UNREADABLE_FILE = {"exists": True, "readable": False, "isreg": True}
+NOT_A_FILE = {"exists": True, "readable": True, "isreg": False}
 CERT = "files/mon1.crt"
 KEY = "files/mon1.key"
 
@@ -130,8 +132,7 @@ BAD = [
     ("web_tls", "key_missing", tls(_prometheus_tls_stats=[READABLE, {"exists": False}]),
      [UNREADABLE % ("prometheus_web_tls_key_file", KEY, "the control node")]),
     ("web_tls", "both_unreadable_on_the_host",
-     tls(prometheus_web_tls_files_on_host=True, _prometheus_tls_stats=[{"exists": True, "readable": False, "isreg": True},
-                                                                         {"exists": True, "readable": True, "isreg": False}]),
+     tls(prometheus_web_tls_files_on_host=True, _prometheus_tls_stats=[UNREADABLE_FILE, NOT_A_FILE]),
      [UNREADABLE % ("prometheus_web_tls_cert_file", CERT, "the host"),
       UNREADABLE % ("prometheus_web_tls_key_file", KEY, "the host")]),
     ("ca_file", "ca_missing", {"acgs_prometheus_ca_file": "files/ca.crt", "_prometheus_ca_stat": {"exists": False}},

@@ -69,7 +69,7 @@ _value:
 
 
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
-    run_rules, to_int as _int, matches as _matches, unique as _unique, text as _text,
+    run_rules, to_int as _int, matches as _matches, unique as _unique, readable as _readable, text as _text,
 )
 from ansible_collections.acgs.haproxy_stack.plugins.filter.haproxy_route_list import backend_label, haproxy_route_list
 
@@ -226,10 +226,10 @@ def process_limits(v):
 def tls_certificate(v):
     if not v["haproxy_tls_enabled"]:
         return []
-    certificate, stat = _text(v["haproxy_tls_certificate"]), v["_haproxy_tls_stat"] or {}
+    certificate = _text(v["haproxy_tls_certificate"])
     if len(certificate) == 0:
         return ["haproxy_tls_enabled is true but haproxy_tls_certificate is empty: set it to a PEM file (certificate chain + key)."]
-    if not (stat.get("exists", False) and stat.get("readable", False) and stat.get("isreg", False)):
+    if not _readable(v["_haproxy_tls_stat"]):
         return ["haproxy_tls_certificate %s is missing or unreadable on %s: fix the path or its permissions."
                 % (certificate, "the host" if v["haproxy_tls_certificate_on_host"] else "the control node")]
     return []

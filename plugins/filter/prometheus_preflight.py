@@ -77,7 +77,7 @@ import re
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
-    run_rules, matches as _matches, text as _text,
+    run_rules, matches as _matches, readable as _readable, text as _text,
 )
 
 # The variables the rules read; the two passwords may be missing (no value is "not set").
@@ -171,11 +171,6 @@ def exporter_mode(v):
     if mode in modes:
         return []
     return ["prometheus_haproxy_exporter_mode=%s must be one of %s." % (mode, list(modes))]
-
-
-def _readable(stat):
-    stat = stat or {}
-    return stat.get("exists", False) and stat.get("readable", False) and stat.get("isreg", False)
 
 
 def web_tls(v):

@@ -45,6 +45,12 @@ def unique(values):
     return out
 
 
+def readable(stat):
+    """A stat result (the stat module's dict; None or {} when nothing was looked at) of a readable regular file."""
+    stat = stat or {}
+    return bool(stat.get("exists", False) and stat.get("readable", False) and stat.get("isreg", False))
+
+
 def text(value):
     """A value as text, None as empty."""
     return "" if value is None else str(value)

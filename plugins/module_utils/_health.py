@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Checks of the health_gate module: HAProxy backends and servers, Prometheus targets and alerts, URLs.
+"""Checks of the health_gate module: HAProxy backends and servers, Prometheus targets, alerts and keepalived
+VIP holders, URLs.
 
 Private to the acgs.haproxy_stack collection (leading underscore): its API may change in any release.
 
@@ -17,7 +18,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import ipaddress
 import json
+import re
+from urllib.parse import urlencode
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
@@ -308,11 +312,69 @@ def evaluate_alerts(matchers, data, include_pending=False):
     return checks
 
 
-def prometheus_failure(jobs, matchers, error):
+def parse_vips(items):
+    """Normalize the vips option: IP addresses, each once. Returns (addresses, errors)."""
+    vips, errors = [], []
+    for index, item in enumerate(items or []):
+        text = '' if item is None else to_native(item).strip()
+        try:
+            address = str(ipaddress.ip_address(text))
+        except ValueError:
+            hint = ' (give the address alone, without its /prefix)' if '/' in text else ''
+            errors.append('vips[%d]: "%s" is not an IP address%s' % (index, text, hint))
+            continue
+        if address not in vips:
+            vips.append(address)
+    return vips, errors
+
+
+def vip_query(vips):
+    """The PromQL instant query returning the node exporter's address series of ``vips`` (anchored regex)."""
+    # re.escape for the regex, then every backslash doubled for the PromQL string literal: 10\\.89\\.0\\.250.
+    pattern = '|'.join(re.escape(vip) for vip in vips).replace('\\', '\\\\')
+    return 'node_network_address_info{address=~"%s"}' % pattern
+
+
+def vip_query_path(vips):
+    return '/api/v1/query?' + urlencode({'query': vip_query(vips)})
+
+
+def _normal_address(text):
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+def evaluate_vips(vips, data):
+    """One check per VIP: exactly one host (``host`` label, else ``instance``) has the address."""
+    holders = {}
+    for series in (data or {}).get('result') or []:
+        labels = series.get('metric') or {}
+        if labels.get('address'):
+            holders.setdefault(_normal_address(labels['address']), set()).add(
+                labels.get('host') or labels.get('instance') or '?')
+    checks = []
+    for vip in vips:
+        hosts = sorted(holders.get(vip, ()))
+        if not hosts:
+            detail = ('no host holds %s (node_network_address_info has no series for it: keepalived '
+                      'FAULT/stopped everywhere, or the node exporter runs without '
+                      '--collector.netdev.address-info)' % vip)
+        elif len(hosts) == 1:
+            detail = '%s held by %s' % (vip, hosts[0])
+        else:
+            detail = '%s held by %d hosts: %s (split brain)' % (vip, len(hosts), ', '.join(hosts))
+        checks.append(check('vip %s' % vip, 'vip', len(hosts) == 1, detail))
+    return checks
+
+
+def prometheus_failure(jobs, matchers, error, vips=()):
     detail = str(error)
     checks = [check('job %s' % job, 'job', False, detail, permanent=error.permanent) for job in jobs]
     checks.extend(check('alerts %s' % (_matcher_text(m) or '(any)'), 'alerts', False, detail,
                         permanent=error.permanent) for m in matchers)
+    checks.extend(check('vip %s' % vip, 'vip', False, detail, permanent=error.permanent) for vip in vips or [])
     return checks
 
 

@@ -17,15 +17,16 @@ description:
   - B(HAProxy) (through the runtime API socket, on the host the task runs on) - each backend of O(backends) has at
     least O(min_up) servers (a number or a percentage of its servers) that are UP and in the V(ready)
     administrative state; each server of O(servers) is UP and ready.
-  - B(Prometheus) (HTTP API at O(prometheus_url)) - every active target of each job of O(jobs) is up, and no alert
-    matching one of the label sets of O(alerts) is firing (C(/api/v1/alerts)).
+  - B(Prometheus) (HTTP API at O(prometheus_url)) - every active target of each job of O(jobs) is up, no alert
+    matching one of the label sets of O(alerts) is firing (C(/api/v1/alerts)), and each virtual IP of O(vips) is
+    held by exactly one host (C(node_network_address_info), one instant query on C(/api/v1/query)).
   - B(URLs) - each URL of O(urls) answers a 2xx status (for example a service's own C(/health)).
   - Returns every check with its name, whether it held and why (RV(checks)); when the timeout passes, fails with the
     checks that did not hold (RV(failed_checks)) and their reasons.
   - A check that waiting cannot fix fails at once, without waiting for the timeout; an unknown backend, a server
     pattern matching no server, Prometheus answering 401 (bad or missing credentials), 403 or 404, or something
     other than a Prometheus API answering at O(prometheus_url). An unreachable HAProxy socket or Prometheus, a
-    target down or an alert firing are waited for.
+    target down, an alert firing or a virtual IP held by no host or by several are waited for.
   - Read-only; C(changed) is always V(false).
 author:
   - acgs.haproxy_stack developers (@acgs)
@@ -73,7 +74,7 @@ options:
   prometheus_url:
     description:
       - Base URL of Prometheus, such as V(http://prometheus.example.com:9090) (a path prefix is kept).
-      - Required with O(jobs) or O(alerts).
+      - Required with O(jobs), O(alerts) or O(vips).
     type: str
   prometheus_username:
     description:
@@ -123,6 +124,19 @@ options:
       - Count pending alerts as firing for O(alerts).
     type: bool
     default: false
+  vips:
+    description:
+      - Virtual IP addresses (IPv4 or IPv6, such as the C(address) of each entry of the keepalived role's
+        C(keepalived_vips)) each of which must be held by exactly one host, according to Prometheus.
+      - A host holds an address when the node exporter's C(node_network_address_info) has a series for it
+        with that host's C(host) label (its C(instance) label when it has no C(host)); the node exporter
+        must run with C(--collector.netdev.address-info).
+      - One check per address; no holder (keepalived stopped or in FAULT everywhere) and two or more holders
+        (split brain) are failed checks, and are waited for.
+      - A value that is not an IP address fails the module at once.
+    type: list
+    elements: str
+    default: []
   urls:
     description:
       - URLs that must answer a 2xx status to a GET (no credentials are sent; redirects are followed when safe).
@@ -147,14 +161,15 @@ options:
     type: float
     default: 10.0
 notes:
-  - All checks are evaluated together, each evaluation reads the HAProxy socket once, Prometheus' targets once and
-    its alerts once (only what the options need), so a gate on many backends stays cheap.
+  - All checks are evaluated together, each evaluation reads the HAProxy socket once, Prometheus' targets once,
+    its alerts once and runs one query for all of O(vips) (only what the options need), so a gate on many backends
+    stays cheap.
   - HTTP requests use C(ansible.module_utils.urls), so the usual proxy environment variables apply.
 seealso:
   - module: acgs.haproxy_stack.haproxy_info
   - module: acgs.haproxy_stack.haproxy_server
   - name: Prometheus HTTP API
-    description: The C(/api/v1/targets) and C(/api/v1/alerts) endpoints this module reads.
+    description: The C(/api/v1/targets), C(/api/v1/alerts) and C(/api/v1/query) endpoints this module reads.
     link: https://prometheus.io/docs/prometheus/latest/querying/api/
 """
 
@@ -201,6 +216,12 @@ EXAMPLES = r"""
       - {alertname: Watchdog, severity: none}
   register: gate
 
+- name: Each keepalived virtual IP is held by exactly one load balancer (no split brain, not released everywhere)
+  acgs.haproxy_stack.health_gate:
+    prometheus_url: http://mon1.example.com:9090
+    vips: "{{ keepalived_vips | map(attribute='address') }}"
+    wait_timeout: 30
+
 - name: The same, with the CA's text from the control node (no CA file on the host)
   acgs.haproxy_stack.health_gate:
     prometheus_url: https://prometheus.internal:9090
@@ -219,18 +240,18 @@ msg:
   type: str
   sample: All 10 check(s) hold
 checks:
-  description: Every check of the last evaluation, in the order backends, servers, jobs, alerts, urls.
+  description: Every check of the last evaluation, in the order backends, servers, jobs, alerts, vips, urls.
   returned: always
   type: list
   elements: dict
   contains:
     name:
       description: What was checked, such as V(backend auth_backend), V(server */app1), V(job node),
-        V(alerts severity=critical) or V(url http://127.0.0.1:8000/health).
+        V(alerts severity=critical), V(vip 10.89.0.250) or V(url http://127.0.0.1:8000/health).
       type: str
       sample: backend auth_backend
     type:
-      description: V(backend), V(server), V(job), V(alerts) or V(url).
+      description: V(backend), V(server), V(job), V(alerts), V(vip) or V(url).
       type: str
       sample: backend
     ok:
@@ -276,10 +297,13 @@ from ansible_collections.acgs.haproxy_stack.plugins.module_utils._health import 
     evaluate_jobs,
     evaluate_servers,
     evaluate_url,
+    evaluate_vips,
     haproxy_failure,
     parse_backend_specs,
+    parse_vips,
     prometheus_failure,
     prometheus_get,
+    vip_query_path,
 )
 
 
@@ -296,7 +320,7 @@ def evaluate(params, specs):
             checks.extend(evaluate_backends(specs, snap['servers'], snap['backend_names'], runtime.where))
             checks.extend(evaluate_servers(params['servers'], snap['servers'], runtime.where))
 
-    if params['jobs'] or params['alerts']:
+    if params['jobs'] or params['alerts'] or params['vips']:
         http = dict(username=params['prometheus_username'], password=params['prometheus_password'],
                     validate_certs=params['validate_certs'], ca_path=params['ca_path'],
                     timeout=params['request_timeout'])
@@ -308,9 +332,12 @@ def evaluate(params, specs):
             if params['alerts']:
                 checks.extend(evaluate_alerts(params['alerts'], prometheus_get(url, '/api/v1/alerts', **http),
                                               params['include_pending']))
+            if params['vips']:
+                checks.extend(evaluate_vips(params['vips'], prometheus_get(url, vip_query_path(params['vips']),
+                                                                           **http)))
         except HTTPCheckError as exc:
             done = set(c['name'] for c in checks)
-            checks.extend(c for c in prometheus_failure(params['jobs'], params['alerts'], exc)
+            checks.extend(c for c in prometheus_failure(params['jobs'], params['alerts'], exc, params['vips'])
                           if c['name'] not in done)
 
     for url in params['urls']:
@@ -344,6 +371,7 @@ def main():
         jobs=dict(type='list', elements='str', default=[]),
         alerts=dict(type='list', elements='dict', default=[]),
         include_pending=dict(type='bool', default=False),
+        vips=dict(type='list', elements='str', default=[]),
         urls=dict(type='list', elements='str', default=[]),
         wait_timeout=dict(type='float', default=120.0),
         wait_interval=dict(type='float', default=2.0),
@@ -361,10 +389,13 @@ def main():
         errors.append('wait_timeout must be >= 0, wait_interval and request_timeout > 0')
     specs, spec_errors = parse_backend_specs(params['backends'], params['min_up'])
     errors.extend(spec_errors)
-    if (params['jobs'] or params['alerts']) and not params['prometheus_url']:
-        errors.append('jobs and alerts need prometheus_url')
-    if not (specs or params['servers'] or params['jobs'] or params['alerts'] or params['urls']) and not errors:
-        errors.append('nothing to check: set backends, servers, jobs, alerts and/or urls')
+    params['vips'], vip_errors = parse_vips(params['vips'])
+    errors.extend(vip_errors)
+    if (params['jobs'] or params['alerts'] or params['vips']) and not params['prometheus_url']:
+        errors.append('jobs, alerts and vips need prometheus_url')
+    if not errors and not any((specs, params['servers'], params['jobs'], params['alerts'], params['vips'],
+                               params['urls'])):
+        errors.append('nothing to check: set backends, servers, jobs, alerts, vips and/or urls')
     if errors:
         module.fail_json(msg='Invalid arguments: %s' % '; '.join(errors), **result)
     if params['ca_content']:

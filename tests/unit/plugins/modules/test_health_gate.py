@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import urllib.error
+import urllib.parse
 
 import pytest
 
@@ -29,6 +31,19 @@ def alert(name, state='firing', **labels):
     labels = dict(labels, alertname=name)
     return {'labels': labels, 'state': state, 'activeAt': '2026-01-01T00:00:00Z', 'value': '1'}
 
+
+def address(host, addr, device='eth0', **labels):
+    """A node_network_address_info series (node exporter --collector.netdev.address-info) of ``host``."""
+    metric = dict(__name__='node_network_address_info', device=device, address=addr, netmask='24',
+                  scope='global', job='node', instance='%s:9100' % host, host=host)
+    metric.update(labels)
+    return {'metric': dict((k, v) for k, v in metric.items() if v is not None), 'value': [1767225600.0, '1']}
+
+
+# Every address of both load balancers, the VIP on lb1.
+LB_ADDRESSES = [address('lb1', '10.89.0.11'), address('lb1', '127.0.0.1', device='lo', netmask='8', scope='host'),
+                address('lb2', '10.89.0.12'), address('lb2', '127.0.0.1', device='lo', netmask='8', scope='host'),
+                address('lb1', '10.89.0.250')]
 
 GOOD_TARGETS = [target('haproxy', 'lb1:9101'), target('node', 'lb1:9100'), target('node', 'app1:9100'),
                 target('prometheus', 'mon1:9090')]
@@ -56,6 +71,7 @@ class FakeHTTP(object):
         self.calls = []
         self.targets = list(GOOD_TARGETS)
         self.alerts = []
+        self.addresses = list(LB_ADDRESSES)
         self.override = {}   # path prefix -> Response, exception, or callable(url) -> either
 
     def __call__(self, url, **kwargs):
@@ -76,9 +92,23 @@ class FakeHTTP(object):
                                                                 'droppedTargets': []}})
         if path.startswith('/api/v1/alerts'):
             return Response(200, {'status': 'success', 'data': {'alerts': self.alerts}})
+        if path.startswith('/api/v1/query?'):
+            return Response(200, {'status': 'success', 'data': {'resultType': 'vector',
+                                                                'result': self.select(query_of(url))}})
         if path.startswith('/health'):
             return Response(200, b'{"status": "ok"}')
         raise urllib.error.HTTPError(url, 404, 'Not Found', {}, io.BytesIO(b'404 page not found'))
+
+    def select(self, query):
+        """What Prometheus answers to node_network_address_info{address=~"<PromQL string>"}: an anchored match."""
+        match = re.fullmatch(r'node_network_address_info\{address=~"((?:[^"\\]|\\.)*)"\}', query)
+        assert match, 'unexpected query %r' % query
+        pattern = re.sub(r'\\(.)', r'\1', match.group(1))     # the PromQL string literal's escapes
+        return [s for s in self.addresses if re.fullmatch(pattern, s['metric']['address'])]
+
+
+def query_of(url):
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)['query'][0]
 
 
 @pytest.fixture
@@ -368,6 +398,122 @@ def test_ca_path_and_ca_content_exclude_each_other(run_module_inproc):
     assert 'mutually exclusive' in result['msg']
 
 
+# -- keepalived VIPs (Prometheus) ---------------------------------------------------------------------
+
+VIP = '10.89.0.250'
+NO_HOLDER = ('no host holds 10.89.0.250 (node_network_address_info has no series for it: keepalived FAULT/stopped '
+             'everywhere, or the node exporter runs without --collector.netdev.address-info)')
+
+
+def test_vip_held_by_one_host(http, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP]))
+    assert kind == 'exit', result
+    assert result['checks'] == [dict(name='vip 10.89.0.250', type='vip', ok=True, detail='10.89.0.250 held by lb1')]
+    assert result['msg'] == 'All 1 check(s) hold'
+    # One instant query, nothing else asked of Prometheus.
+    assert [u.split('?')[0] for u, dummy in http.calls] == [PROM + '/api/v1/query']
+
+
+def test_vip_query_names_every_vip_once(http, run_module_inproc):
+    http.addresses.append(address('lb2', '10.89.0.251'))
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM + '/', vips=[VIP, '10.89.0.251', VIP]))
+    assert kind == 'exit', result
+    assert len(http.calls) == 1
+    url = http.calls[0][0]
+    assert url.startswith(PROM + '/api/v1/query?query=')
+    # Dots escaped for the regex, the backslashes doubled for the PromQL string.
+    assert query_of(url) == r'node_network_address_info{address=~"10\\.89\\.0\\.250|10\\.89\\.0\\.251"}'
+    assert [(c['name'], c['detail']) for c in result['checks']] == [
+        ('vip 10.89.0.250', '10.89.0.250 held by lb1'), ('vip 10.89.0.251', '10.89.0.251 held by lb2')]
+
+
+def test_vip_holder_is_the_host_label_else_the_instance(http, run_module_inproc):
+    # Two Prometheus (or one with the same series from two replicas) report the same holder twice: one holder.
+    http.addresses = [address('lb1', VIP, replica='mon1'), address('lb1', VIP, replica='mon2'),
+                      address('lb1', VIP, device='eth1')]
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP]))
+    assert kind == 'exit', result
+    assert result['checks'][0]['detail'] == '10.89.0.250 held by lb1'
+    http.addresses = [address(None, VIP, instance='lb2:9100')]
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP]))
+    assert kind == 'exit', result
+    assert result['checks'][0]['detail'] == '10.89.0.250 held by lb2:9100'
+
+
+def test_vip_without_holder_fails_and_is_waited_for(http, run_module_inproc, no_sleep):
+    http.addresses = [s for s in LB_ADDRESSES if s['metric']['address'] != VIP]
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP], wait_timeout=4,
+                                                       wait_interval=2))
+    assert kind == 'fail'
+    assert result['attempts'] == 3      # waitable: t=0, 2, 4
+    assert result['failed_checks'] == [dict(name='vip 10.89.0.250', type='vip', ok=False, detail=NO_HOLDER)]
+    assert result['msg'] == ('Health gate timed out after 4.0s, 1 of 1 check(s) did not hold: vip 10.89.0.250: %s'
+                             % NO_HOLDER)
+
+
+def test_vip_on_two_hosts_is_split_brain(http, run_module_inproc, no_sleep):
+    http.addresses.append(address('lb2', VIP))
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP], wait_timeout=2,
+                                                       wait_interval=1))
+    assert kind == 'fail'
+    assert result['attempts'] == 3
+    assert result['failed_checks'][0]['detail'] == '10.89.0.250 held by 2 hosts: lb1, lb2 (split brain)'
+    assert 'timed out' in result['msg'] and 'waiting cannot fix' not in result['msg']
+
+
+def test_vip_moving_to_the_other_host_is_waited_for(http, run_module_inproc, no_sleep):
+    http.addresses = [s for s in LB_ADDRESSES if s['metric']['address'] != VIP]
+    no_sleep.append(lambda: http.addresses.append(address('lb2', VIP)))
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP], wait_timeout=10))
+    assert kind == 'exit', result
+    assert result['attempts'] == 2
+    assert result['checks'][0]['detail'] == '10.89.0.250 held by lb2'
+
+
+def test_vip_check_mode_evaluates_once(http, run_module_inproc, no_sleep):
+    http.addresses = []
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP], wait_timeout=60),
+                                     check_mode=True)
+    assert kind == 'fail' and result['attempts'] == 1 and result['changed'] is False
+    assert 'in check mode' in result['msg'] and NO_HOLDER in result['msg']
+    assert len(http.calls) == 1
+    http.addresses = list(LB_ADDRESSES)
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, vips=[VIP]), check_mode=True)
+    assert kind == 'exit' and result['attempts'] == 1 and result['changed'] is False
+
+
+def test_vip_prometheus_errors_as_the_other_prometheus_checks(http, run_module_inproc, no_sleep):
+    http.override['/api/'] = Response(401, b'Unauthorized')
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node'], vips=[VIP],
+                                                       wait_timeout=300))
+    assert kind == 'fail' and result['attempts'] == 1
+    assert [c['name'] for c in result['failed_checks']] == ['job node', 'vip 10.89.0.250']
+    assert 'answered 401 Unauthorized' in result['failed_checks'][1]['detail']
+    assert 'waiting cannot fix: job node, vip 10.89.0.250' in result['msg']
+    # The targets answer, the query does not (yet): the job holds, the VIP check fails and is waited for.
+    http.override = {'/api/v1/query': Response(503, b'Service Unavailable')}
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node'], vips=[VIP],
+                                                       wait_timeout=2, wait_interval=1))
+    assert kind == 'fail' and result['attempts'] == 3
+    assert by_name(result)['job node']['ok'] is True
+    assert result['failed_checks'] == [dict(name='vip 10.89.0.250', type='vip', ok=False,
+                                            detail='Prometheus at %s answered HTTP 503: Service Unavailable' % PROM)]
+
+
+def test_vips_with_the_other_checks_in_order(http, run_module_inproc):
+    kind, result = run_module_inproc(health_gate, dict(prometheus_url=PROM, jobs=['node'], alerts=[{}], vips=[VIP],
+                                                       urls=['http://app1:8000/health']))
+    assert kind == 'exit', result
+    assert [c['name'] for c in result['checks']] == ['job node', 'alerts (any)', 'vip 10.89.0.250',
+                                                     'url http://app1:8000/health']
+
+
+def test_vips_are_normalized():
+    assert _health.parse_vips([' 10.89.0.250', 'FD00:0::1', '10.89.0.250']) == (['10.89.0.250', 'fd00::1'], [])
+    checks = _health.evaluate_vips(['fd00::1'], {'result': [address('lb1', 'fd00:0:0::1')]})
+    assert checks[0]['detail'] == 'fd00::1 held by lb1'
+
+
 # -- arguments -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('args, message', [
@@ -375,15 +521,21 @@ def test_ca_path_and_ca_content_exclude_each_other(run_module_inproc):
     (dict(backends=['web'], min_up='150%'), 'min_up 150% is more than 100%'),
     (dict(backends=[{'name': 'web', 'min': 2}]), 'backends[0]: unknown key(s) min'),
     (dict(backends=[['web']]), 'backends[0]: expected a backend name or a dictionary'),
-    (dict(jobs=['node']), 'jobs and alerts need prometheus_url'),
+    (dict(jobs=['node']), 'jobs, alerts and vips need prometheus_url'),
+    (dict(vips=['10.89.0.250']), 'jobs, alerts and vips need prometheus_url'),
+    (dict(prometheus_url=PROM, vips=['10.89.0.250', 'lb1']), 'vips[1]: "lb1" is not an IP address'),
+    (dict(prometheus_url=PROM, vips=['10.89.0.250/24']),
+     'vips[0]: "10.89.0.250/24" is not an IP address (give the address alone, without its /prefix)'),
+    (dict(prometheus_url=PROM, vips=['10.89.0.256']), 'vips[0]: "10.89.0.256" is not an IP address'),
     (dict(), 'nothing to check'),
     (dict(urls=['http://x/'], wait_interval=0), 'wait_interval and request_timeout > 0'),
 ])
-def test_bad_arguments(run_module_inproc, args, message):
+def test_bad_arguments(http, run_module_inproc, args, message):
     kind, result = run_module_inproc(health_gate, args)
     assert kind == 'fail'
     assert message in result['msg']
     assert result['attempts'] == 0
+    assert http.calls == []
 
 
 def test_needed():

@@ -130,7 +130,12 @@ def test_thresholds_and_durations_come_from_prometheus_alerts():
     try:
         files = render(out_dir, modes=["native"], extra_vars={"prometheus_alerts": {
             "haproxy_down_for": "45s", "server_down_for": "2m", "response_time_seconds": 0.75,
-            "connections": 250, "slo_availability_target": 0.99, "slo_error_rate": 0.05}})
+            "connections": 250, "slo_availability_target": 0.99, "slo_error_rate": 0.05,
+            "keepalived_fault_for": "2m", "keepalived_vip_for": "45s", "keepalived_host_window": "3h"}})
+        stack = alerts(os.path.join(out_dir, "native", "stack.rules.yml"))
+        assert stack["KeepalivedInstanceFault"]["for"] == "2m"
+        assert stack["KeepalivedVipNoHolder"]["for"] == stack["KeepalivedVipSplitBrain"]["for"] == "45s"
+        assert "[3h]" in stack["KeepalivedVipNoHolder"]["expr"]
         found = alerts(files["native"])
         assert found["HAProxyDown"]["for"] == "45s"
         assert found["HAProxyBackendServerDown"]["for"] == "2m"
@@ -145,13 +150,29 @@ def test_thresholds_and_durations_come_from_prometheus_alerts():
 
 
 def test_stack_rules_drift_and_watchdog(rendered):
-    """The role ships the drift alerts and Watchdog (stack.rules.yml) by default: inventories
-    without their own rules (inventories/example) get them."""
+    """The role ships the drift alerts, the keepalived alerts and Watchdog (stack.rules.yml) by
+    default: inventories without their own rules (inventories/example) get them. stack.test.yml
+    covers all of them."""
     stack_rules = os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")
     with open(stack_rules) as fh:
-        assert [g["name"] for g in yaml.safe_load(fh)["groups"]] == ["acgs-drift", "acgs-pipeline"]
+        assert [g["name"] for g in yaml.safe_load(fh)["groups"]] == ["acgs-drift", "acgs-keepalived", "acgs-pipeline"]
     assert promtool("check", "rules", stack_rules).returncode == 0
     run_unit_tests(stack_rules, "stack.test.yml", strip_annotations=True)
+
+
+def test_stack_rules_keepalived(rendered):
+    """KeepalivedInstanceFault (warning), KeepalivedVipNoHolder and KeepalivedVipSplitBrain (critical) on the
+    node job's series, with the role's durations; stack.test.yml has their fire and near-miss cases."""
+    found = alerts(os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml"))
+    expected = {"KeepalivedInstanceFault": ("warning", "1m"), "KeepalivedVipNoHolder": ("critical", "30s"),
+                "KeepalivedVipSplitBrain": ("critical", "30s")}
+    for name, (severity, duration) in expected.items():
+        assert (found[name]["labels"]["severity"], found[name]["for"]) == (severity, duration), found[name]
+        assert 'job="node"' in found[name]["expr"], found[name]["expr"]
+        assert {"summary", "description"} <= set(found[name]["annotations"]), found[name]
+    # The guard: a VIP of a keepalived host (seen within keepalived_host_window) that shows no address now.
+    guard = found["KeepalivedVipNoHolder"]["expr"]
+    assert "[1h]" in guard and 'unless on (host) node_network_address_info{job="node"}' in guard, guard
 
 
 def test_stack_rules_switch_off_and_service_backends_from_a_list():
@@ -159,7 +180,7 @@ def test_stack_rules_switch_off_and_service_backends_from_a_list():
     try:
         files = render(out_dir, modes=["native", "standalone"], extra_vars={
             "prometheus_drift_alerts_enabled": False, "prometheus_watchdog_enabled": False,
-            "prometheus_haproxy_service_backends": ["web.1", "api"]})
+            "prometheus_keepalived_alerts_enabled": False, "prometheus_haproxy_service_backends": ["web.1", "api"]})
         with open(os.path.join(out_dir, "native", "stack.rules.yml")) as fh:
             assert yaml.safe_load(fh) == {"groups": []}
         for mode, label in (("native", "proxy"), ("standalone", "backend")):

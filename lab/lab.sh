@@ -27,7 +27,18 @@ up() {
   podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image' (or lab/build-image.sh), then 'make lab'."
   podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null \
     || die "cannot create podman network $NETWORK (podman's error above): 'podman network ls' shows the networks; on a subnet clash remove the stale one or use another lab name (ACGS_LAB=<name> make lab).$(rootful)"
+  # Fixed addresses: the n-th host of HOSTS gets .(10+n) of the lab network, so a container that is
+  # killed, removed or recreated comes back with the same address and the topology (keepalived's
+  # unicast peers, certificates, scrape targets) converges again. Podman's own assignment starts
+  # at .2 and the HA lab's VIP is .250: neither collides.
+  subnet=$(podman network inspect -f '{{range .Subnets}}{{.Subnet}} {{end}}' "$NETWORK" | awk '{print $1}')
+  case "$subnet" in
+    */24) prefix=${subnet%.*/24} ;;
+    *) die "lab network $NETWORK has subnet '${subnet:-none}', not an IPv4 /24: remove it ('ACGS_LAB=$LAB lab/lab.sh down') and 'make lab' again" ;;
+  esac
+  index=0
   for host in $HOSTS; do
+    index=$((index + 1))
     name="$LAB-$host"
     if podman container exists "$name"; then
       [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || podman start "$name" >/dev/null
@@ -35,7 +46,7 @@ up() {
     fi
     # privileged + systemd as PID 1: Debian's haproxy unit fails with
     # 226/NAMESPACE otherwise.
-    podman run -d --name "$name" --hostname "$host" --network "$NETWORK" \
+    podman run -d --name "$name" --hostname "$host" --network "$NETWORK" --ip "$prefix.$((10 + index))" \
       --privileged --systemd=always --label "acgs-lab=$LAB" \
       --tmpfs /tmp --tmpfs /run --tmpfs /run/lock \
       "$IMAGE" >/dev/null || die "cannot start container $name (podman's error above; 'podman logs $name'). A broken leftover: 'ACGS_LAB=$LAB lab/lab.sh down', then 'make lab'.$(rootful)"

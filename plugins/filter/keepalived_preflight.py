@@ -10,8 +10,8 @@ name: keepalived_preflight_errors
 short_description: Every problem the keepalived role's preflight finds in its variables
 version_added: 0.1.0
 description:
-  - Checks the variables of the C(acgs.haproxy_stack.keepalived) role (the VRRP password, the host's place in
-    O(keepalived_group), the virtual IPs, priorities, timings, the health check, and the addresses unicast VRRP
+  - Checks the variables of the C(acgs.haproxy_stack.keepalived) role (the VRRP version and password, the host's place
+    in O(keepalived_group), the virtual IPs, priorities, timings, the health checks, and the addresses unicast VRRP
     needs from facts) and returns one message per problem, each naming the variable and the fix.
   - Every problem is reported, in a fixed order, so a user fixes them all in one go. An empty list means
     the variables are good.
@@ -25,10 +25,13 @@ options:
   _input:
     description:
       - The role's variables, by name.
-      - "Public ones: V(keepalived_auth_pass), V(keepalived_group), V(keepalived_vips), V(keepalived_priority_base),
-        V(keepalived_priority_step), V(keepalived_advert_int), V(keepalived_preempt_delay), V(keepalived_check_script),
-        V(keepalived_check_interval), V(keepalived_check_timeout), V(keepalived_check_fall), V(keepalived_check_rise)
-        and V(keepalived_unicast); and V(inventory_hostname)."
+      - "Public ones: V(keepalived_vrrp_version), V(keepalived_auth_pass), V(keepalived_group), V(keepalived_vips),
+        V(keepalived_priority_base), V(keepalived_priority_step), V(keepalived_advert_int), V(keepalived_preempt_delay),
+        V(keepalived_check_script), V(keepalived_check_interval), V(keepalived_check_timeout), V(keepalived_check_fall),
+        V(keepalived_check_rise), V(keepalived_fast_check_enabled), V(keepalived_check_port), V(keepalived_check_uri),
+        V(keepalived_fast_check_interval), V(keepalived_fast_check_timeout), V(keepalived_fast_check_fall),
+        V(keepalived_fast_check_rise), V(keepalived_track_process), V(keepalived_restart_sec) and
+        V(keepalived_unicast); and V(inventory_hostname)."
       - "Derived ones (C(vars/main.yml)): V(_keepalived_group_hosts), the hosts of the group in order;
         V(_keepalived_instances), the VIPs with every field filled in (C(name), C(address), C(prefix),
         C(virtual_router_id), C(interface)); V(_keepalived_address), this host's address from facts;
@@ -53,7 +56,8 @@ RETURN = r"""
 _value:
   description:
     - One message per problem, each naming the variable and how to fix it; empty when there is none.
-    - "Order: the password, the group, the VIPs, priorities, VRRP timings, the health check, unicast addresses."
+    - "Order: the VRRP version and (VRRP 2) password, the group, the VIPs, priorities, VRRP timings, the health
+      checks, process tracking, the restart delay, unicast addresses."
   type: list
   elements: str
 """
@@ -65,7 +69,10 @@ from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight impo
 
 # The variables the rules read; keepalived_auth_pass has no default, so it may be missing.
 KEYS = (
-    "inventory_hostname", "keepalived_group", "_keepalived_group_hosts", "keepalived_vips", "_keepalived_instances",
+    "keepalived_vrrp_version", "keepalived_fast_check_enabled", "keepalived_check_port", "keepalived_check_uri",
+    "keepalived_fast_check_interval", "keepalived_fast_check_timeout", "keepalived_fast_check_fall",
+    "keepalived_fast_check_rise", "keepalived_track_process", "keepalived_restart_sec", "inventory_hostname",
+    "keepalived_group", "_keepalived_group_hosts", "keepalived_vips", "_keepalived_instances",
     "keepalived_priority_base", "keepalived_priority_step", "keepalived_advert_int", "keepalived_preempt_delay",
     "keepalived_check_script", "keepalived_check_interval", "keepalived_check_timeout", "keepalived_check_fall",
     "keepalived_check_rise", "keepalived_unicast", "_keepalived_address", "_keepalived_peers",
@@ -73,6 +80,11 @@ KEYS = (
 )
 IPV4_PATTERN = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"
 DIGITS_PATTERN = r"^[0-9]+$"
+# keepalived takes VRRP 3 advert intervals in hundredths of a second, up to 40.95 s.
+CENTISECONDS_PATTERN = r"^[0-9]+(\.[0-9]{1,2})?$"
+PROCESS_NAME_PATTERN = r"^[A-Za-z0-9_.+-]{1,15}\Z"
+# The path goes into a systemd unit and HAProxy's configuration: no spaces, %, # or newlines.
+CHECK_URI_PATTERN = r"^/[A-Za-z0-9._~/-]*\Z"
 
 
 def _in_range(value, low, high):
@@ -88,11 +100,26 @@ def priority_last(v):
 
 # --- Rules: each takes the variables and returns its messages. ----------------------------------
 
-def auth_pass(v):
-    if 0 < len(_text(v.get("keepalived_auth_pass"))) <= 8:
+def _seconds(value):
+    """A number of seconds, or None when it is not one."""
+    try:
+        return float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def vrrp_version(v):
+    if str(v["keepalived_vrrp_version"]) in ("2", "3"):
         return []
-    return ["keepalived_auth_pass must be 1-8 characters (VRRP PASS authentication); there is no default: "
-            "set it (vault or a lookup)."]
+    return ["keepalived_vrrp_version must be 3 (sub-second adverts) or 2 (whole seconds, PASS authentication), "
+            "not %r." % (v["keepalived_vrrp_version"],)]
+
+
+def auth_pass(v):
+    if str(v["keepalived_vrrp_version"]) != "2" or 0 < len(_text(v.get("keepalived_auth_pass"))) <= 8:
+        return []
+    return ["keepalived_auth_pass must be 1-8 characters with keepalived_vrrp_version 2 (VRRP PASS authentication); "
+            "there is no default: set it (vault or a lookup), or use VRRP 3."]
 
 
 def host_in_group(v):
@@ -134,9 +161,16 @@ def priorities(v):
 
 
 def timings(v):
-    if 1 <= _int(v["keepalived_advert_int"]) <= 255 and 0 <= _int(v["keepalived_preempt_delay"]) <= 1000:
+    advert, delay = v["keepalived_advert_int"], v["keepalived_preempt_delay"]
+    if str(v["keepalived_vrrp_version"]) == "2":
+        advert_ok, advert_range = _in_range(advert, 1, 255), "whole seconds 1-255 with VRRP 2"
+    else:
+        advert_ok = _matches(CENTISECONDS_PATTERN, advert) and 0.01 <= (_seconds(advert) or 0) <= 40.95
+        advert_range = "0.01-40.95 s in steps of 0.01 with VRRP 3"
+    if advert_ok and 0 <= _int(delay) <= 1000:
         return []
-    return ["keepalived_advert_int must be 1-255 s and keepalived_preempt_delay 0-1000 s."]
+    return ["keepalived_advert_int (%s) must be %s and keepalived_preempt_delay (%s) 0-1000 s."
+            % (advert, advert_range, delay)]
 
 
 def check(v):
@@ -145,6 +179,43 @@ def check(v):
         return []
     return ["keepalived_check_script must be a command; keepalived_check_interval, keepalived_check_timeout, "
             "keepalived_check_fall and keepalived_check_rise at least 1."]
+
+
+def fast_check(v):
+    if not v["keepalived_fast_check_enabled"]:
+        return []
+    interval, timeout = _seconds(v["keepalived_fast_check_interval"]), _seconds(v["keepalived_fast_check_timeout"])
+    counts = ("keepalived_fast_check_fall", "keepalived_fast_check_rise")
+    if (interval is not None and 0.01 <= interval <= 10 and timeout is not None and 0.01 <= timeout <= 10
+            and all(_int(v[key]) >= 1 for key in counts)):
+        return []
+    return ["keepalived_fast_check_interval and keepalived_fast_check_timeout must be 0.01-10 s, "
+            "keepalived_fast_check_fall and keepalived_fast_check_rise at least 1 (or keepalived_fast_check_enabled: false)."]
+
+
+def check_endpoint(v):
+    problems = []
+    if not _in_range(v["keepalived_check_port"], 1, 65535):
+        problems.append("keepalived_check_port (%s) must be a port, 1-65535" % (v["keepalived_check_port"],))
+    if not _matches(CHECK_URI_PATTERN, v["keepalived_check_uri"]):
+        problems.append("keepalived_check_uri (%r) must be a path starting with / of letters, digits and ._~/-"
+                        % (v["keepalived_check_uri"],))
+    return ["; ".join(problems) + "."] if problems else []
+
+
+def track_process(v):
+    name = _text(v["keepalived_track_process"])
+    if name == "" or _matches(PROCESS_NAME_PATTERN, name):
+        return []
+    return ["keepalived_track_process (%r) must be a process name as the kernel shows it (at most 15 characters, "
+            "no spaces), such as haproxy, or \"\" to turn process tracking off." % (name,)]
+
+
+def restart_sec(v):
+    seconds = _seconds(v["keepalived_restart_sec"])
+    if seconds is not None and 0 < seconds <= 60:
+        return []
+    return ["keepalived_restart_sec (%s) must be more than 0 and at most 60 s." % (v["keepalived_restart_sec"],)]
 
 
 def unicast_addresses(v):
@@ -179,7 +250,8 @@ def vip_interface(vip):
 
 
 # In the order their messages come.
-RULES = (auth_pass, host_in_group, vips_given, vips_valid, vips_unique, priorities, timings, check, unicast_addresses)
+RULES = (vrrp_version, auth_pass, host_in_group, vips_given, vips_valid, vips_unique, priorities, timings, check,
+         fast_check, check_endpoint, track_process, restart_sec, unicast_addresses)
 VIP_RULES = (vip_address, vip_prefix, vip_router_id, vip_interface)
 
 

@@ -13,6 +13,7 @@ def test_config_is_root_only_and_valid(host):
     host.check_output("keepalived -t -f /etc/keepalived/keepalived.conf")
     content = conf.content_string
     assert "virtual_router_id 250" in content and "priority 150" in content
+    assert "version 3" in content and "advert_int 0.2" in content and "authentication" not in content
     assert 'script "/etc/keepalived/check_haproxy"' in content
     check = host.file("/etc/keepalived/check_haproxy")
     assert check.mode == 0o755 and "true" in check.content_string
@@ -24,3 +25,11 @@ def test_master_holds_the_vip(host):
             return
         time.sleep(1)
     raise AssertionError("192.0.2.250 not added: %s" % host.check_output("journalctl -u keepalived --no-pager | tail -20"))
+
+
+def test_unit_restarts_and_releases_the_vip_on_stop(host):
+    """The drop-in: restart after a crash or a kill, and ExecStopPost removes the VIP."""
+    dropin = host.file("/etc/systemd/system/keepalived.service.d/acgs.conf").content_string
+    assert "Restart=on-failure" in dropin and "ExecStopPost=-/etc/keepalived/release_vips" in dropin
+    assert "ip -4 addr del 192.0.2.250/32 dev" in host.file("/etc/keepalived/release_vips").content_string
+    assert host.run("systemctl show -p Restart --value keepalived").stdout.strip() == "on-failure"

@@ -1,8 +1,8 @@
 """Backup and restore on the lab (playbooks/backup.yml, playbooks/restore.yml).
 
 test_bad_backup_is_refused is harmless. test_lose_and_restore is DESTRUCTIVE: it backs the lab
-up, removes the lb1 and mon1 containers, recreates them (lab/lab.sh up: they may get new
-addresses), converges them (site.yml), restores the backup and checks the config checksums, a
+up, removes the lb1 and mon1 containers, recreates them (lab/lab.sh up: at their fixed addresses;
+a lab started before those may give new ones), converges them (site.yml), restores the backup and checks the config checksums, a
 Prometheus series from before the loss and an Alertmanager silence. It runs only with
 ACGS_DESTRUCTIVE=1 and must run after the other lab tests:
     ACGS_LAB=<lab> ACGS_DESTRUCTIVE=1 .venv/bin/pytest tests/integration/test_backup.py

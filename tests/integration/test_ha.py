@@ -222,12 +222,12 @@ def test_alert_reaches_the_webhook_once(ha):
     assert count == 1
 
 
-def _real_drift_alert(ha, firing_on, host):
+def _real_drift_alert(ha, firing_on, host="app1"):
     """A real alert: the Prometheus servers of firing_on evaluate StackDriftDetected (the prometheus
     role's stack rules; inventories/lab group_vars drift.yml sets drift_for: 0m) on a node exporter
-    textfile metric of host and send it to every Alertmanager they reach. Each call needs its own
-    host: the route groups by alertname and instance, and a group that has notified waits
-    group_interval (5m) before it sends again. Returns the firing notifications
+    textfile metric of host and send it to every Alertmanager they reach. Once a run: the route
+    groups by alertname and instance (which this alert does not carry), and a group that has
+    notified waits group_interval (5m) before it sends again. Returns the firing notifications
     the sink received (each a list of our alerts) and seconds to the first."""
     component = "ha-drill-%s" % uuid.uuid4().hex[:8]
     path = "/var/lib/prometheus/node-exporter/ha_drill.prom"
@@ -266,30 +266,6 @@ def test_real_alert_from_both_prometheus_reaches_the_webhook_once(ha):
     assert len(found) == 1, found
     # One alert, not one per Prometheus: the replica label is dropped before alerting.
     assert len(found[0]) == 1 and "replica" not in found[0][0]["labels"], found
-
-
-def test_real_alert_once_with_a_prometheus_and_an_alertmanager_killed(ha):
-    """SIGKILL to mon2's Prometheus and mon1's Alertmanager (kept down for the drill): mon1's
-    Prometheus still fires, the two Alertmanagers left deliver the alert exactly once."""
-    killed = {"mon2": "prometheus", "mon1": "prometheus-alertmanager"}
-    for host, unit in killed.items():
-        # Killed, then held down: Debian's units restart on failure.
-        ha.run(host, "systemctl kill -s KILL %s; systemctl stop %s" % (unit, unit))
-    try:
-        for host in ("mon2", "central1"):
-            wait_for(lambda h=host: ha.am(h, "/api/v2/status", timeout=5)["cluster"]["status"] == "ready", 60,
-                     what="Alertmanager on %s ready without mon1" % host)
-        found, first = _real_drift_alert(ha, ["mon1"], "app2")
-        ha.results["alert_real_with_kills"] = {
-            "killed": ["%s on %s" % (unit, host) for host, unit in sorted(killed.items())],
-            "deliveries": len(found), "first_delivery_s": round(first, 1)}
-        assert len(found) == 1 and len(found[0]) == 1, found
-    finally:
-        for host, unit in killed.items():
-            ha.run(host, "systemctl start %s" % unit, check=False)
-        for host in ALERTMANAGERS:
-            wait_for(lambda h=host: _cluster_ready(ha, h, 3), 90, what="the 3-peer cluster again on %s" % host)
-        wait_for(lambda: ha.ready("mon2"), 90, what="Prometheus ready on mon2 again")
 
 
 # --- Prometheus restart ---------------------------------------------------------------------
@@ -633,15 +609,21 @@ def test_drill_host_killed_and_back(ha):
     assert 'state="MASTER"} 1' in states, (result, states)
 
 
-def test_split_brain_and_fault_fail_the_gate_and_alert(ha):
-    """The VIP added by hand on lb2 too (two holders) and lb2's HAProxy stopped (its instance in
-    FAULT): Prometheus sees both (node_network_address_info, acgs_keepalived_vrrp_state), the
-    keepalived alerts go pending, and the health gate fails naming the split brain. Then repaired,
-    the gate passes again."""
+def test_split_brain_fails_the_gate_and_pages_once_with_a_prometheus_and_an_alertmanager_killed(ha):
+    """SIGKILL to mon2's Prometheus and mon1's Alertmanager (held down: Debian's units restart on
+    failure). Then a split brain by hand (the VIP added on lb2 too) and lb2's HAProxy stopped (its
+    instance in FAULT): Prometheus (mon1, the one left) sees both, the keepalived alerts go pending,
+    the health gate fails naming the split brain, and KeepalivedVipSplitBrain, a real critical alert,
+    reaches the webhook exactly once through the two Alertmanagers left. Repaired, the gate passes."""
     query_holders = 'count(node_network_address_info{job="node", address="%s"})' % ha.vip
     query_fault = 'acgs_keepalived_vrrp_state{job="node", host="lb2", state="FAULT"} == 1'
+    killed = {"mon2": "prometheus", "mon1": "prometheus-alertmanager"}
     wait_for(lambda: ha.vip_holders() == ["lb1"], 60, what="the VIP on lb1 alone")
+    for host, unit in killed.items():
+        ha.run(host, "systemctl kill -s KILL %s; systemctl stop %s" % (unit, unit))
+    ha.sink("DELETE")
     ha.run("lb2", "systemctl stop haproxy; ip -4 addr add %s/24 dev %s" % (ha.vip, VRRP_INTERFACE))
+    started = time.monotonic()
     try:
         def seen():
             holders = ha.prom("mon1", "/api/v1/query", query=query_holders)["data"]["result"]
@@ -656,11 +638,33 @@ def test_split_brain_and_fault_fail_the_gate_and_alert(ha):
         names = wait_for(alerts, 60, interval=2, what="KeepalivedVipSplitBrain and KeepalivedInstanceFault pending")
         gate = ha.playbook("playbooks/gate.yml", "-e", "gate_wait_timeout=0", check=False, timeout=300)
         output = gate.stdout + gate.stderr
-        ha.results["split_brain_gate"] = {"alerts": sorted(names), "gate_rc": gate.returncode}
         assert gate.returncode != 0, output[-3000:]
         assert "held by 2 hosts" in output and "split brain" in output, output[-3000:]
+
+        def pages():
+            found = []
+            for item in ha.sink():
+                body = item.get("body") or {}
+                if body.get("status") == "firing" and any(
+                        a.get("labels", {}).get("alertname") == "KeepalivedVipSplitBrain" for a in body.get("alerts", [])):
+                    found.append(item.get("path"))
+            return found
+        wait_for(pages, 150, interval=2, what="KeepalivedVipSplitBrain at the webhook sink")
+        first = time.monotonic() - started
+        time.sleep(35)  # past the other peer's notify offset (15 s)
+        found = pages()
+        ha.results["split_brain_alert_with_kills"] = {
+            "killed": ["%s on %s" % (unit, host) for host, unit in sorted(killed.items())],
+            "alerts": sorted(names), "gate_rc": gate.returncode, "deliveries": len(found),
+            "first_delivery_s": round(first, 1)}
+        assert len(found) == 1, found
     finally:
         ha.run("lb2", "ip -4 addr del %s/24 dev %s; systemctl start haproxy" % (ha.vip, VRRP_INTERFACE), check=False)
+        for host, unit in killed.items():
+            ha.run(host, "systemctl start %s" % unit, check=False)
+    for host in ALERTMANAGERS:
+        wait_for(lambda h=host: _cluster_ready(ha, h, 3), 90, what="the 3-peer cluster again on %s" % host)
+    wait_for(lambda: ha.ready("mon2"), 90, what="Prometheus ready on mon2 again")
     wait_for(lambda: ha.prom("mon1", "/api/v1/query", query=query_holders)["data"]["result"][0]["value"][1] == "1",
              60, interval=2, what="one VIP holder again in Prometheus")
     ha.playbook("playbooks/gate.yml", "-e", "gate_wait_timeout=90")

@@ -543,12 +543,17 @@ def test_haproxy_reloads_never_move_the_vip(ha):
     assert len(requests) > 100 and not failed, ha.results["haproxy_reloads"]
 
 
-def test_drill_haproxy_stopped(ha):
+def _command_drill(ha, label, fault, repair, hold=0.0):
+    """A drill whose fault and repair are shell commands on lb1; the repair runs whatever happens."""
     try:
-        _drill(ha, "haproxy_stopped", lambda: _run_stamped(ha, "lb1", "systemctl stop haproxy"),
-               repair=lambda: _run_stamped(ha, "lb1", "systemctl start haproxy"))
+        return _drill(ha, label, lambda: _run_stamped(ha, "lb1", fault), hold=hold,
+                      repair=lambda: _run_stamped(ha, "lb1", repair))
     finally:
-        ha.run("lb1", "systemctl start haproxy", check=False)
+        ha.run("lb1", repair, check=False)
+
+
+def test_drill_haproxy_stopped(ha):
+    _command_drill(ha, "haproxy_stopped", "systemctl stop haproxy", "systemctl start haproxy")
 
 
 def test_drill_haproxy_master_killed(ha):
@@ -562,19 +567,11 @@ def test_drill_haproxy_master_killed(ha):
 def test_drill_haproxy_hung(ha):
     """SIGSTOP to every HAProxy process for 12 s: the processes are there, the port accepts (the
     kernel's backlog) but nothing answers; only the HTTP check can tell."""
-    try:
-        _drill(ha, "haproxy_hung", lambda: _run_stamped(ha, "lb1", "pkill -STOP -x haproxy"), hold=12,
-               repair=lambda: _run_stamped(ha, "lb1", "pkill -CONT -x haproxy"))
-    finally:
-        ha.run("lb1", "pkill -CONT -x haproxy", check=False)
+    _command_drill(ha, "haproxy_hung", "pkill -STOP -x haproxy", "pkill -CONT -x haproxy", hold=12)
 
 
 def test_drill_keepalived_stopped(ha):
-    try:
-        _drill(ha, "keepalived_stopped", lambda: _run_stamped(ha, "lb1", "systemctl stop keepalived"),
-               repair=lambda: _run_stamped(ha, "lb1", "systemctl start keepalived"))
-    finally:
-        ha.run("lb1", "systemctl start keepalived", check=False)
+    _command_drill(ha, "keepalived_stopped", "systemctl stop keepalived", "systemctl start keepalived")
 
 
 def test_drill_keepalived_killed(ha):

@@ -33,3 +33,9 @@ def test_unit_restarts_and_releases_the_vip_on_stop(host):
     assert "Restart=on-failure" in dropin and "ExecStopPost=-/etc/keepalived/release_vips" in dropin
     assert "ip -4 addr del 192.0.2.250/32 dev" in host.file("/etc/keepalived/release_vips").content_string
     assert host.run("systemctl show -p Restart --value keepalived").stdout.strip() == "on-failure"
+
+
+def test_vip_guard_drops_connections_nothing_listens_for(host):
+    """The nftables table that drops, instead of refusing, SYNs to a VIP with no listener."""
+    table = host.check_output("nft list table inet acgs_vip_guard")
+    assert "192.0.2.250" in table and "socket transparent 0 accept" in table and "drop" in table

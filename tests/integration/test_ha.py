@@ -305,6 +305,8 @@ def test_prometheus_restart_keeps_earlier_samples(ha):
 FAILOVER_GOAL_S = 1.0
 FAILED_SHARE_GOAL = 0.02
 SPLIT_BRAIN_GOAL_S = 1.0
+# keepalived gone: the VIP must leave lb1 at once, not stay behind until keepalived is back.
+VIP_RELEASE_GOAL_S = 0.3
 # Each drill: 1.5 s of answers before the fault, then the stream runs on at least this long (about
 # 50 requests a second: 450 requests or more a drill, a few thousand for all of them).
 STREAM_AFTER_FAULT_S = 8.0
@@ -477,10 +479,12 @@ def _drill(ha, label, fault, repair=None, hold=0.0, vip_moves=True, split_from=N
     gained = watch.first_gain("lb2", t_fault)
     back = watch.first_gain("lb1", t_repair) if gained else None
     released = watch.first_loss("lb2", t_repair) if gained else None
+    dropped = watch.first_loss("lb1", t_fault)
     requests = stream.window(begin, end)
     failed = [s for s in requests if not s[1]]
     result = {
         "fault_to_vip_on_lb2_s": round(gained - t_fault, 3) if gained else None,
+        "fault_to_vip_off_lb1_s": round(dropped - t_fault, 3) if dropped else None,
         "vip_moved": gained is not None,
         "repair_to_vip_on_lb1_s": round(back - t_repair, 3) if back and gained else None,
         # For a frozen holder (which never lost the VIP), this ends the split brain after the thaw.
@@ -571,7 +575,8 @@ def test_drill_haproxy_hung(ha):
 
 
 def test_drill_keepalived_stopped(ha):
-    _command_drill(ha, "keepalived_stopped", "systemctl stop keepalived", "systemctl start keepalived")
+    result = _command_drill(ha, "keepalived_stopped", "systemctl stop keepalived", "systemctl start keepalived")
+    assert result["fault_to_vip_off_lb1_s"] is not None and result["fault_to_vip_off_lb1_s"] <= VIP_RELEASE_GOAL_S, result
 
 
 def test_drill_keepalived_killed(ha):
@@ -582,6 +587,8 @@ def test_drill_keepalived_killed(ha):
     restarts = ha.run("lb1", "systemctl show -p NRestarts --value keepalived").stdout.strip()
     result["keepalived_restarts"] = int(restarts)
     assert int(restarts) >= 1
+    # ExecStopPost removed it, long before systemd started keepalived again (RestartSec 0.5 s).
+    assert result["fault_to_vip_off_lb1_s"] is not None and result["fault_to_vip_off_lb1_s"] <= VIP_RELEASE_GOAL_S, result
 
 
 def test_drill_host_frozen(ha):

@@ -25,7 +25,7 @@ import yaml
 
 from conftest import ROOT
 
-GATE_TASK = "Backends have servers UP, Prometheus targets are up, no critical alert fires"
+GATE_TASK = "Backends have servers UP, Prometheus targets are up, no critical alert fires, each VIP has one holder"
 ON_HOST_CA = "/etc/prometheus/secrets/ca.pem"
 
 

@@ -185,7 +185,10 @@ def test_rolling_deploy_under_load(lab, restore):
         summary = stream.stop()
     summary["rollout_duration_s"] = result.duration
     record("rolling_deploy_v2", summary)
-    assert summary["sent"] > 1000
+    # The stream ran through the whole rollout (3 s either side) at its rate: a fixed count would
+    # depend on how long this machine takes to roll out.
+    assert summary["duration_s"] >= result.duration + 5, summary
+    assert summary["sent"] >= 0.9 * RATE * summary["duration_s"] and summary["sent"] > 500, summary
     assert summary["failed"] == 0, summary["first_failures"]
     assert summary["rate_limited"] == 0, "the control machine is not exempt from the rate limit"
     assert set(versions(lab).values()) == {"2"}, versions(lab)

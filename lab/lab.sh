@@ -27,9 +27,9 @@ up() {
   podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image' (or lab/build-image.sh), then 'make lab'."
   podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null \
     || die "cannot create podman network $NETWORK (podman's error above): 'podman network ls' shows the networks; on a subnet clash remove the stale one or use another lab name (ACGS_LAB=<name> make lab).$(rootful)"
-  # Fixed addresses: the n-th host of HOSTS gets .(10+n) of the lab network, so a container that is
-  # killed, removed or recreated comes back with the same address and the topology (keepalived's
-  # unicast peers, certificates, scrape targets) converges again. Podman's own assignment starts
+  # Fixed addresses: the n-th host of HOSTS gets .(10+n) of the lab network (and a MAC made from
+  # it), so a container that is killed, removed or recreated comes back with the same address and
+  # the topology (keepalived's unicast peers, certificates, scrape targets) converges again. Podman's own assignment starts
   # at .2 and the HA lab's VIP is .250: neither collides.
   subnet=$(podman network inspect -f '{{range .Subnets}}{{.Subnet}} {{end}}' "$NETWORK" | awk '{print $1}')
   case "$subnet" in
@@ -46,7 +46,12 @@ up() {
     fi
     # privileged + systemd as PID 1: Debian's haproxy unit fails with
     # 226/NAMESPACE otherwise.
-    podman run -d --name "$name" --hostname "$host" --network "$NETWORK" --ip "$prefix.$((10 + index))" \
+    address="$prefix.$((10 + index))"
+    # The MAC follows the address (locally administered 02:...): a recreated host keeps both, so
+    # neighbours' ARP caches stay right.
+    # shellcheck disable=SC2086 # the address's octets, split on purpose
+    mac=$(IFS=.; printf '02:ac:%02x:%02x:%02x:%02x' $address)
+    podman run -d --name "$name" --hostname "$host" --network "$NETWORK" --ip "$address" --mac-address "$mac" \
       --privileged --systemd=always --label "acgs-lab=$LAB" \
       --tmpfs /tmp --tmpfs /run --tmpfs /run/lock \
       "$IMAGE" >/dev/null || die "cannot start container $name (podman's error above; 'podman logs $name'). A broken leftover: 'ACGS_LAB=$LAB lab/lab.sh down', then 'make lab'.$(rootful)"

@@ -64,7 +64,7 @@ _value:
 
 
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
-    run_rules, to_int as _int, matches as _matches, unique as _unique, text as _text,
+    run_rules, to_int as _int, to_float as _float, matches as _matches, unique as _unique, text as _text,
 )
 
 # The variables the rules read; keepalived_auth_pass has no default, so it may be missing.
@@ -101,11 +101,8 @@ def priority_last(v):
 # --- Rules: each takes the variables and returns its messages. ----------------------------------
 
 def _seconds(value):
-    """A number of seconds, or None when it is not one."""
-    try:
-        return float(value) if not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
+    """A number of seconds, or None when it is not one (true is not 1 s here)."""
+    return None if isinstance(value, bool) else _float(value, None)
 
 
 def vrrp_version(v):

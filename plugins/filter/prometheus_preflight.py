@@ -77,7 +77,7 @@ import re
 from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import (
-    run_rules, matches as _matches, readable as _readable, text as _text,
+    run_rules, to_float as _float, matches as _matches, readable as _readable, text as _text,
 )
 
 # The variables the rules read; the two passwords may be missing (no value is "not set").
@@ -99,14 +99,6 @@ USERNAME_PATTERN = r"^[^:\s]+$"
 # prometheus_alerts keys that hold a duration, and the lists of two windows each.
 ALERT_DURATION_KEY_PATTERN = r".*_(for|window)$"
 SLO_WINDOWS = ("slo_fast_burn_windows", "slo_slow_burn_windows", "slo_error_rate_windows")
-
-
-def _float(value):
-    """A number as Jinja's float filter makes it: what cannot be converted is 0.0."""
-    try:
-        return float(value)
-    except (TypeError, ValueError, OverflowError):
-        return 0.0
 
 
 def _as_list(value):

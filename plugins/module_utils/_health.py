@@ -312,14 +312,21 @@ def evaluate_alerts(matchers, data, include_pending=False):
     return checks
 
 
+def _ip_address(text):
+    """The address in its canonical form (10.89.0.250, fd00::1), or None when text is not one."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
 def parse_vips(items):
     """Normalize the vips option: IP addresses, each once. Returns (addresses, errors)."""
     vips, errors = [], []
     for index, item in enumerate(items or []):
         text = '' if item is None else to_native(item).strip()
-        try:
-            address = str(ipaddress.ip_address(text))
-        except ValueError:
+        address = _ip_address(text)
+        if address is None:
             hint = ' (give the address alone, without its /prefix)' if '/' in text else ''
             errors.append('vips[%d]: "%s" is not an IP address%s' % (index, text, hint))
             continue
@@ -339,20 +346,13 @@ def vip_query_path(vips):
     return '/api/v1/query?' + urlencode({'query': vip_query(vips)})
 
 
-def _normal_address(text):
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return text
-
-
 def evaluate_vips(vips, data):
     """One check per VIP: exactly one host (``host`` label, else ``instance``) has the address."""
     holders = {}
     for series in (data or {}).get('result') or []:
         labels = series.get('metric') or {}
         if labels.get('address'):
-            holders.setdefault(_normal_address(labels['address']), set()).add(
+            holders.setdefault(_ip_address(labels['address']) or labels['address'], set()).add(
                 labels.get('host') or labels.get('instance') or '?')
     checks = []
     for vip in vips:

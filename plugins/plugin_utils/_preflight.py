@@ -29,6 +29,14 @@ def to_int(value, default=0):
             return default
 
 
+def to_float(value, default=0.0):
+    """A number as Jinja's float filter makes it: what cannot be converted is default."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
 def matches(pattern, value):
     """As Ansible's match test: the value as text, matched at its start."""
     return re.match(pattern, str(value)) is not None

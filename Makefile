@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-ACGS_LAB ?= acgs-lab
+# The lab's Debian release: bookworm (Debian 12, the default) or trixie (Debian 13). Each release
+# has its own image and, unless ACGS_LAB is set, its own lab name.
+LAB_RELEASE ?= bookworm
+export LAB_RELEASE
+ACGS_LAB ?= $(if $(filter bookworm,$(LAB_RELEASE)),acgs-lab,acgs-lab-$(LAB_RELEASE))
 export ACGS_LAB
 # Debian packages the control machine needs: podman for the lab, haproxy/promtool/amtool
 # for fast local tests and config checks, shellcheck for the lint step.

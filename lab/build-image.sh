@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build the lab's Debian 12 image with systemd as PID 1, once; later runs reuse it.
+# Build the lab's Debian image with systemd as PID 1, once per release; later runs reuse it.
+#   LAB_RELEASE=bookworm (Debian 12, the default) or trixie (Debian 13)
 set -euo pipefail
-IMAGE=${LAB_IMAGE:-localhost/acgs-lab-debian12:latest}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab/release.sh disable=SC1091
+. "$here/release.sh"
 export CONTAINERS_CONF="$here/containers.conf"
 
 command -v podman >/dev/null \
@@ -15,22 +17,22 @@ command -v debootstrap >/dev/null || { echo "ERROR: debootstrap is missing: run 
 
 root=$(mktemp -d /var/tmp/acgs-lab-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-echo "building $IMAGE with debootstrap (a few minutes, once)"
+echo "building $IMAGE (Debian $LAB_DEBIAN, $LAB_RELEASE) with debootstrap (a few minutes, once)"
 # Packages Ansible needs on the hosts (python3, python3-apt, sshd) and what systemd
 # units and tests use; the roles install the services themselves.
 if ! debootstrap --variant=minbase \
     --include=systemd,systemd-sysv,dbus,python3,python3-apt,openssh-server,ca-certificates,iproute2,procps,curl,socat,gnupg,logrotate,cron \
-    bookworm "$root" http://deb.debian.org/debian >"$root.log" 2>&1; then
+    "$LAB_RELEASE" "$root" http://deb.debian.org/debian >"$root.log" 2>&1; then
   echo "ERROR: debootstrap failed (last lines below, full log: $root.log): check that this runs as root," \
        "that http://deb.debian.org/debian is reachable and that /var/tmp has ~500 MB free; then 'make lab' again" >&2
   tail -20 "$root.log" >&2
   exit 1
 fi
 rm -f "$root.log"
-cat >"$root/etc/apt/sources.list" <<'SRC'
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
+cat >"$root/etc/apt/sources.list" <<SRC
+deb http://deb.debian.org/debian $LAB_RELEASE main
+deb http://deb.debian.org/debian $LAB_RELEASE-updates main
+deb http://deb.debian.org/debian-security $LAB_RELEASE-security main
 SRC
 # Units that make no sense in a container and slow the boot.
 for unit in systemd-resolved.service systemd-timesyncd.service getty@tty1.service \

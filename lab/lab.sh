@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lab hosts: podman containers from one Debian 12 systemd image.
+# Lab hosts: podman containers from one Debian systemd image (LAB_RELEASE: bookworm or trixie,
+# see release.sh).
 #   lab.sh up      create/start the hosts (reuses running ones)
 #   lab.sh down    remove the hosts and their network (keeps the image)
 #   lab.sh status  print "name address" for each host
@@ -9,7 +10,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF="$here/containers.conf"
 LAB=${ACGS_LAB:-acgs-lab}
-IMAGE=${LAB_IMAGE:-localhost/acgs-lab-debian12:latest}
+# shellcheck source=lab/release.sh disable=SC1091
+. "$here/release.sh"
 NETWORK="$LAB-net"
 # Hosts of the lab inventory (inventories/lab/hosts.yml).
 HOSTS=${LAB_HOSTS:-"lb1 mon1 app1 app2"}
@@ -24,7 +26,7 @@ command -v podman >/dev/null \
   || die "podman is not installed: run 'make deps' as root (it runs apt-get install podman runc), then 'make lab'.$(rootful)"
 
 up() {
-  podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image' (or lab/build-image.sh), then 'make lab'."
+  podman image exists "$IMAGE" || die "lab image $IMAGE is missing: run 'make image LAB_RELEASE=$LAB_RELEASE' (or LAB_RELEASE=$LAB_RELEASE lab/build-image.sh), then 'make lab'."
   podman network exists "$NETWORK" || podman network create "$NETWORK" >/dev/null \
     || die "cannot create podman network $NETWORK (podman's error above): 'podman network ls' shows the networks; on a subnet clash remove the stale one or use another lab name (ACGS_LAB=<name> make lab).$(rootful)"
   # Fixed addresses: the n-th host of HOSTS gets .(10+n) of the lab network (and a MAC made from
@@ -41,6 +43,9 @@ up() {
     index=$((index + 1))
     name="$LAB-$host"
     if podman container exists "$name"; then
+      running_image=$(podman inspect -f '{{.ImageName}}' "$name")
+      [ "$running_image" = "$IMAGE" ] \
+        || die "$name runs $running_image, not $IMAGE (LAB_RELEASE=$LAB_RELEASE): one lab name per release; remove it ('ACGS_LAB=$LAB lab/lab.sh down') or use another name (ACGS_LAB=$LAB-$LAB_RELEASE)"
       [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || podman start "$name" >/dev/null
       continue
     fi

@@ -109,6 +109,31 @@ def option_rows(options, prefix="", blocks=None):
     return rows
 
 
+def release_text(role_dir, release):
+    """"Debian 12 bookworm (haproxy 2.6)" from the role's vars/<release>.yml, which every listed release needs."""
+    vars_file = role_dir / "vars" / ("%s.yml" % release)
+    if not vars_file.exists():
+        raise SystemExit("%s: meta/main.yml lists Debian %s but there is no %s (the release's settings)"
+                         % (role_dir.name, release, vars_file))
+    data = (yaml.safe_load(vars_file.read_text()) or {}).get("_%s_release" % role_dir.name.lstrip("_")) or {}
+    product = " (%s %s)" % (data["package"], data["version"]) if data.get("package") else ""
+    return "Debian %s %s%s" % (data.get("debian", "?"), release, product)
+
+
+def platform_text(role_dir, platform):
+    versions = platform.get("versions") or []
+    if platform["name"] != "Debian" or not versions:
+        return "%s %s" % (platform["name"], "/".join(str(v) for v in versions)) if versions else platform["name"]
+    if (role_dir / "tasks").exists():
+        listed = set(str(v) for v in versions)
+        extra = sorted(f.stem for f in (role_dir / "vars").glob("*.yml") if f.stem != "main" and f.stem not in listed)
+        if extra:
+            raise SystemExit("%s: vars/ has settings for %s, which meta/main.yml's platforms do not list"
+                             % (role_dir.name, ", ".join(extra)))
+        return ", ".join(release_text(role_dir, str(v)) for v in versions)
+    return "Debian %s" % "/".join(str(v) for v in versions)
+
+
 def render(role_dir):
     role_dir = Path(role_dir)
     name = role_dir.name
@@ -128,9 +153,7 @@ def render(role_dir):
     facts = []
     platforms = galaxy.get("platforms") or []
     if platforms:
-        facts.append("Platforms: %s." % ", ".join(
-            "%s %s" % (p["name"], "/".join(str(v) for v in p.get("versions", []))) if p.get("versions") else p["name"]
-            for p in platforms))
+        facts.append("Platforms: %s." % ", ".join(platform_text(role_dir, p) for p in platforms))
     if galaxy.get("min_ansible_version"):
         facts.append("Ansible: %s or newer." % galaxy["min_ansible_version"])
     if facts:

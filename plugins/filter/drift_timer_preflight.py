@@ -46,7 +46,10 @@ import posixpath
 from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._preflight import matches, run_rules, text
 
 KEYS = ("drift_timer_on_calendar", "drift_timer_command", "drift_timer_unit_name", "drift_timer_working_directory",
-        "_drift_timer_calendar")
+        "_drift_timer_calendar", "drift_timer_install_ansible", "_drift_timer_release")
+
+# The oldest ansible-core the collection runs on (meta/runtime.yml's requires_ansible).
+ANSIBLE_CORE_NEEDED = (2, 19)
 
 
 def settings(v):
@@ -68,8 +71,22 @@ def calendar(v):
             '"*:0/15" or "Mon..Fri 06:00".' % (v["drift_timer_on_calendar"], text(result.get("stderr")).strip())]
 
 
+def debian_ansible(v):
+    """Debian's ansible-core (vars/<release>.yml) must be new enough to run the collection."""
+    release = v["_drift_timer_release"] or {}
+    version = text(release.get("version"))
+    packaged = tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+    if not v["drift_timer_install_ansible"] or packaged >= ANSIBLE_CORE_NEEDED:
+        return []
+    return ["drift_timer_install_ansible: Debian %s's ansible-core is %s, older than the %s this collection needs: "
+            "set drift_timer_install_ansible: false and install ansible-core >= %s in a virtualenv "
+            "(drift_timer_command then runs its ansible-playbook), or use Debian 13 (trixie), whose package is new enough."
+            % (text(release.get("debian")), version, ".".join(map(str, ANSIBLE_CORE_NEEDED)),
+               ".".join(map(str, ANSIBLE_CORE_NEEDED)))]
+
+
 def drift_timer_preflight_errors(variables):
-    return run_rules("drift_timer_preflight_errors", variables, KEYS, (settings, calendar))
+    return run_rules("drift_timer_preflight_errors", variables, KEYS, (settings, calendar, debian_ansible))
 
 
 class FilterModule(object):

@@ -16,10 +16,11 @@ export ACGS_LAB
 # for fast local tests and config checks, shellcheck for the lint step.
 DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl shellcheck
 
-.PHONY: docs screenshots help deps venv image lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
+.PHONY: docs screenshots help deps venv image images lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
 
 help:
 	@echo "make lab        install what is missing, build the image once, start the lab, run site.yml"
+	@echo "                (LAB_RELEASE=trixie: the same on Debian 13, lab acgs-lab-trixie)"
 	@echo "make test       the whole suite (lint, specs, unit, local haproxy, sanity, molecule, lab integration)"
 	@echo "make test-unit  fast unit tests only"
 	@echo "make lab-down   remove the lab containers (keeps the image)"
@@ -43,6 +44,11 @@ venv: $(VENV)/.installed
 
 image: deps
 	lab/build-image.sh
+
+# Molecule converges one host of each release: both images.
+images: deps
+	LAB_RELEASE=bookworm lab/build-image.sh
+	LAB_RELEASE=trixie lab/build-image.sh
 
 lab-up: image
 	lab/lab.sh up
@@ -74,7 +80,7 @@ test-lint: venv
 test-sanity: venv
 	tests/sanity.sh
 
-test-molecule: venv image
+test-molecule: venv images
 	tests/molecule.sh
 
 # test_backup.py destroys and rebuilds lb1 and mon1: it runs last, on its own. test_ha.py runs in

@@ -10,6 +10,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF="$here/containers.conf"
 LAB=${ACGS_LAB:-acgs-lab}
+# A lab keeps the release it was made with (a test that recreates a host need not know it).
+if [ -z "${LAB_RELEASE:-}" ] && [ -f "$here/.state/$LAB/release" ]; then
+  LAB_RELEASE=$(cat "$here/.state/$LAB/release")
+fi
 # shellcheck source=lab/release.sh disable=SC1091
 . "$here/release.sh"
 NETWORK="$LAB-net"
@@ -62,6 +66,7 @@ up() {
       "$IMAGE" >/dev/null || die "cannot start container $name (podman's error above; 'podman logs $name'). A broken leftover: 'ACGS_LAB=$LAB lab/lab.sh down', then 'make lab'.$(rootful)"
   done
   mkdir -p "$STATE"
+  echo "$LAB_RELEASE" >"$STATE/release"
   [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C "$LAB" -f "$STATE/id_ed25519"
   # Wait until systemd inside each host has finished booting.
   for host in $HOSTS; do
@@ -85,7 +90,7 @@ down() {
   if podman network exists "$NETWORK"; then
     podman network rm "$NETWORK" >/dev/null || true
   fi
-  rm -f "$STATE/addresses.json"
+  rm -f "$STATE/addresses.json" "$STATE/release"
   echo "lab $LAB removed (image kept)"
 }
 

@@ -16,7 +16,7 @@ export ACGS_LAB
 # for fast local tests and config checks, shellcheck for the lint step.
 DEB_PACKAGES := podman runc debootstrap uidmap haproxy prometheus prometheus-alertmanager prometheus-haproxy-exporter openssh-client rsync curl shellcheck
 
-.PHONY: docs screenshots help deps venv image images lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
+.PHONY: docs screenshots help deps venv image images release-tools lab lab-up lab-down lab-status test test-unit test-local test-lint test-sanity test-specs test-molecule test-integration test-ha clean
 
 help:
 	@echo "make lab        install what is missing, build the image once, start the lab, run site.yml"
@@ -68,7 +68,11 @@ test-specs: venv
 test-unit: venv
 	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/test_promise_map.py
 
-test-local: venv deps
+# trixie's haproxy, promtool, amtool and haproxy-exporter, runnable here, for tests/local (tools/release_tools.sh).
+release-tools: images
+	LAB_RELEASE=trixie tools/release_tools.sh
+
+test-local: venv deps release-tools
 	$(BIN)/pytest -q tests/local
 
 test-lint: venv
@@ -92,7 +96,7 @@ test-integration: lab
 test-ha: venv image
 	tests/ha.sh
 
-test: venv deps
+test: venv deps release-tools
 	$(MAKE) test-lint
 	$(BIN)/pytest -q tests/unit tests/test_argument_specs.py tests/test_role_readmes.py tests/test_promise_map.py tests/local
 	$(MAKE) test-sanity

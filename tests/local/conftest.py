@@ -12,6 +12,9 @@ by fixture finalizers with bounded timeouts.
 
 - ``local_haproxy``: a LocalHAProxy running LOCAL_HAPROXY_CONFIG (not the podman lab, which is
   tests/integration's ``lab``); ``local_haproxy_1000_servers``: one with 1000 servers in 10 backends.
+  Both run the HAProxy of ``haproxy_release``: this machine's (bookworm, 2.6) unless the test is
+  marked ``@release_binaries.both_releases``, which runs it once per Debian release (trixie: HAProxy
+  3.0 from tools/release_tools.sh; skipped, saying so, when that is missing).
 - ``local_workdir``: the test's temporary directory (HAProxy's config, sockets and log, module
   arguments, generated playbooks).
 - ``run_module_subprocess``: a module run as its own process with JSON arguments (as Ansible runs it;
@@ -41,23 +44,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 COLLECTIONS = os.path.join(REPO, 'collections')
 BIN = os.path.dirname(sys.executable)
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+# The collection, and tests/ for release_binaries (shared with tests/unit).
+for _path in (COLLECTIONS, os.path.dirname(HERE)):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils._haproxy import HAProxyRuntime  # noqa: E402
+import release_binaries  # noqa: E402
+
+HAPROXY = release_binaries.binary(release_binaries.HOST_RELEASE, 'haproxy')
 
 
-def find_haproxy():
-    found = shutil.which('haproxy')
-    if found:
-        return found
-    for path in ('/usr/sbin/haproxy', '/usr/local/sbin/haproxy'):
-        if os.access(path, os.X_OK):
-            return path
-    return None
-
-
-HAPROXY = find_haproxy()
+@pytest.fixture
+def haproxy_release():
+    """The Debian release whose HAProxy ``local_haproxy`` runs: this machine's, unless ``@release_binaries.both_releases``."""
+    return release_binaries.HOST_RELEASE
 
 
 def free_port():
@@ -148,7 +149,8 @@ backend sess_b
 class LocalHAProxy(object):
     """One HAProxy process with the LOCAL_HAPROXY_CONFIG backends."""
 
-    def __init__(self, directory, config):
+    def __init__(self, directory, config, haproxy=None):
+        self.haproxy = haproxy or HAPROXY
         self.dir = directory
         self.config = config
         self.admin_sock = os.path.join(directory, 'admin.sock')
@@ -163,7 +165,7 @@ class LocalHAProxy(object):
         with open(cfg, 'w') as fh:
             fh.write(self.config)
         self.log = open(os.path.join(self.dir, 'haproxy.log'), 'w')
-        self.proc = subprocess.Popen([HAPROXY, '-db', '-f', cfg], stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([self.haproxy, '-db', '-f', cfg], stdout=self.log, stderr=subprocess.STDOUT,
                                      cwd=self.dir)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -259,13 +261,12 @@ def local_workdir():
 
 
 @pytest.fixture
-def local_haproxy(http_backend, local_workdir):
-    """A real HAProxy on 127.0.0.1 (LOCAL_HAPROXY_CONFIG), started for the test and stopped after it."""
-    if HAPROXY is None:
-        pytest.skip('haproxy is not installed (not on PATH nor in /usr/sbin); install it to run tests/local')
+def local_haproxy(http_backend, local_workdir, haproxy_release):
+    """A real HAProxy of ``haproxy_release`` on 127.0.0.1 (LOCAL_HAPROXY_CONFIG), started for the test and stopped after it."""
+    haproxy = release_binaries.require(haproxy_release, 'haproxy')
     ports = dict(tcp_port=free_port(), port_a=free_port(), port_b=free_port(), closed=free_port())
     config = LOCAL_HAPROXY_CONFIG.format(dir=local_workdir, http=http_backend, **ports)
-    instance = LocalHAProxy(local_workdir, config)
+    instance = LocalHAProxy(local_workdir, config, haproxy)
     instance.ports = ports
     try:
         instance.start(ready=_local_haproxy_ready)
@@ -275,10 +276,9 @@ def local_haproxy(http_backend, local_workdir):
 
 
 @pytest.fixture
-def local_haproxy_1000_servers(local_workdir):
-    """HAProxy with 1000 servers (no checks) in 10 backends."""
-    if HAPROXY is None:
-        pytest.skip('haproxy is not installed (not on PATH nor in /usr/sbin); install it to run tests/local')
+def local_haproxy_1000_servers(local_workdir, haproxy_release):
+    """HAProxy of ``haproxy_release`` with 1000 servers (no checks) in 10 backends."""
+    haproxy = release_binaries.require(haproxy_release, 'haproxy')
     closed = free_port()
     lines = ['global', '    stats socket %s/admin.sock mode 600 level admin' % local_workdir, '    stats timeout 30s',
              '    maxconn 500', 'defaults', '    mode http', '    timeout connect 1s', '    timeout client 5s',
@@ -286,7 +286,7 @@ def local_haproxy_1000_servers(local_workdir):
     for b in range(10):
         lines.append('backend be%d' % b)
         lines.extend('    server s%03d 127.0.0.1:%d' % (s, closed) for s in range(100))
-    instance = LocalHAProxy(local_workdir, '\n'.join(lines) + '\n')
+    instance = LocalHAProxy(local_workdir, '\n'.join(lines) + '\n', haproxy)
     try:
         instance.start(ready=lambda servers: len(servers) == 1000)
         yield instance

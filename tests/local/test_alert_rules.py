@@ -15,8 +15,13 @@ each exporter mode. Then, per mode:
   These run against a copy without annotations, so the cases list labels only;
   ``annotations.<mode>.test.yml`` checks annotations on the real file;
 * every metric the native rules read exists in the /metrics output of a real
-  HAProxy 2.6 started here (and, when installed, every metric the standalone rules
-  read exists in prometheus-haproxy-exporter's output against the same HAProxy).
+  HAProxy started here (and every metric the standalone rules read exists in
+  prometheus-haproxy-exporter's output against the same HAProxy).
+
+promtool, HAProxy and the exporter are each Debian release's (tests/release_binaries.py):
+bookworm's (promtool 2.42, HAProxy 2.6, exporter 0.14) are this machine's, trixie's (2.53,
+3.0, 0.15) come from tools/release_tools.sh; a release whose binary is missing is skipped,
+saying so.
 """
 
 from __future__ import annotations
@@ -34,16 +39,16 @@ import urllib.request
 import pytest
 import yaml
 
+import release_binaries
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 FIXTURES = os.path.join(HERE, "rules")
 BIN = os.path.dirname(sys.executable)
-PROMTOOL = shutil.which("promtool")
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
-EXPORTER = shutil.which("prometheus-haproxy-exporter")
+HOST = release_binaries.HOST_RELEASE
 MODES = ["native", "standalone"]
-
-pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
+# Runs a test with each release's promtool (``release``).
+each_promtool = pytest.mark.parametrize("release", release_binaries.release_params("promtool"))
 
 
 def render(out_dir, modes=MODES, extra_vars=None):
@@ -69,11 +74,12 @@ def rendered():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def promtool(*args):
-    return subprocess.run([PROMTOOL] + list(args), capture_output=True, text=True, timeout=120)
+def promtool(*args, release=HOST):
+    return subprocess.run([release_binaries.require(release, "promtool")] + list(args), capture_output=True, text=True,
+                          timeout=120)
 
 
-def run_unit_tests(rules_file, test_fixture, strip_annotations):
+def run_unit_tests(rules_file, test_fixture, strip_annotations, release=HOST):
     """Copy the rules (under their own name) and the fixture to a work directory and run promtool test rules."""
     work = tempfile.mkdtemp(prefix="acgs-promtool-")
     try:
@@ -86,27 +92,31 @@ def run_unit_tests(rules_file, test_fixture, strip_annotations):
         with open(os.path.join(work, os.path.basename(rules_file)), "w") as fh:
             yaml.safe_dump(rules, fh, sort_keys=False)
         shutil.copy(os.path.join(FIXTURES, test_fixture), os.path.join(work, test_fixture))
-        proc = promtool("test", "rules", os.path.join(work, test_fixture))
-        assert proc.returncode == 0, "promtool test rules %s failed:\n%s%s\n(rules: %s)" % (
-            test_fixture, proc.stdout, proc.stderr, rules_file)
+        proc = promtool("test", "rules", os.path.join(work, test_fixture), release=release)
+        assert proc.returncode == 0, "%s's promtool test rules %s failed:\n%s%s\n(rules: %s)" % (
+            release, test_fixture, proc.stdout, proc.stderr, rules_file)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+@each_promtool
 @pytest.mark.parametrize("mode", MODES)
-def test_rules_pass_promtool_check(rendered, mode):
-    proc = promtool("check", "rules", rendered[mode])
-    assert proc.returncode == 0, "promtool check rules failed for %s:\n%s%s" % (mode, proc.stdout, proc.stderr)
+def test_rules_pass_promtool_check(rendered, mode, release):
+    proc = promtool("check", "rules", rendered[mode], release=release)
+    assert proc.returncode == 0, "%s's promtool check rules failed for %s:\n%s%s" % (
+        release, mode, proc.stdout, proc.stderr)
 
 
+@each_promtool
 @pytest.mark.parametrize("mode", MODES)
-def test_alerts_fire_and_near_misses_do_not(rendered, mode):
-    run_unit_tests(rendered[mode], "%s.test.yml" % mode, strip_annotations=True)
+def test_alerts_fire_and_near_misses_do_not(rendered, mode, release):
+    run_unit_tests(rendered[mode], "%s.test.yml" % mode, strip_annotations=True, release=release)
 
 
+@each_promtool
 @pytest.mark.parametrize("mode", MODES)
-def test_annotations_use_the_exporters_labels(rendered, mode):
-    run_unit_tests(rendered[mode], "annotations.%s.test.yml" % mode, strip_annotations=False)
+def test_annotations_use_the_exporters_labels(rendered, mode, release):
+    run_unit_tests(rendered[mode], "annotations.%s.test.yml" % mode, strip_annotations=False, release=release)
 
 
 def alerts(rules_file):
@@ -149,15 +159,16 @@ def test_thresholds_and_durations_come_from_prometheus_alerts():
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def test_stack_rules_drift_and_watchdog(rendered):
+@each_promtool
+def test_stack_rules_drift_and_watchdog(rendered, release):
     """The role ships the drift alerts, the keepalived alerts and Watchdog (stack.rules.yml) by
     default: inventories without their own rules (inventories/example) get them. stack.test.yml
     covers all of them."""
     stack_rules = os.path.join(os.path.dirname(rendered["native"]), "stack.rules.yml")
     with open(stack_rules) as fh:
         assert [g["name"] for g in yaml.safe_load(fh)["groups"]] == ["acgs-drift", "acgs-keepalived", "acgs-pipeline"]
-    assert promtool("check", "rules", stack_rules).returncode == 0
-    run_unit_tests(stack_rules, "stack.test.yml", strip_annotations=True)
+    assert promtool("check", "rules", stack_rules, release=release).returncode == 0
+    run_unit_tests(stack_rules, "stack.test.yml", strip_annotations=True, release=release)
 
 
 def test_stack_rules_keepalived(rendered):
@@ -225,11 +236,11 @@ def scrape(url, timeout=10):
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def real_haproxy():
-    """HAProxy 2.6 with its prometheus-exporter on 127.0.0.1, one checked server UP, one DOWN, one in MAINT."""
-    if not os.access(HAPROXY, os.X_OK):
-        pytest.skip("haproxy is not installed here")
+@pytest.fixture(scope="module", params=release_binaries.release_params("haproxy"))
+def real_haproxy(request):
+    """A release's HAProxy with its prometheus-exporter on 127.0.0.1, one checked server UP, one DOWN, one in MAINT."""
+    release = request.param
+    haproxy = release_binaries.require(release, "haproxy")
     work = tempfile.mkdtemp(prefix="acgs-rules-haproxy-")
     ports = dict(metrics=free_port(), fe=free_port(), closed=free_port())
     config = """global
@@ -252,10 +263,10 @@ backend be
 """.format(work=work, **ports)
     with open(os.path.join(work, "haproxy.cfg"), "w") as fh:
         fh.write(config)
-    proc = subprocess.Popen([HAPROXY, "-db", "-f", os.path.join(work, "haproxy.cfg")],
+    proc = subprocess.Popen([haproxy, "-db", "-f", os.path.join(work, "haproxy.cfg")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        yield dict(work=work, **ports)
+        yield dict(work=work, release=release, **ports)
     finally:
         proc.terminate()
         try:
@@ -268,14 +279,16 @@ backend be
 def test_native_rules_read_metrics_haproxy_publishes(rendered, real_haproxy):
     published = scrape("http://127.0.0.1:%d/metrics" % real_haproxy["metrics"])
     missing = sorted(metric_names(rendered["native"]) - published)
-    assert not missing, "native rules read metrics HAProxy 2.6 does not publish: %s" % missing
+    assert not missing, "native rules read metrics %s does not publish: %s" % (
+        release_binaries.describe(real_haproxy["release"], "haproxy"), missing)
 
 
 def test_standalone_rules_read_metrics_the_exporter_publishes(rendered, real_haproxy):
-    if EXPORTER is None:
-        pytest.skip("prometheus-haproxy-exporter is not installed here (apt-get install prometheus-haproxy-exporter)")
+    """The exporter of the same release as the HAProxy it scrapes, as on an upgraded host."""
+    release = real_haproxy["release"]
+    exporter = release_binaries.require(release, "prometheus-haproxy-exporter")
     port = free_port()
-    proc = subprocess.Popen([EXPORTER, "--haproxy.scrape-uri=unix:%s/admin.sock" % real_haproxy["work"],
+    proc = subprocess.Popen([exporter, "--haproxy.scrape-uri=unix:%s/admin.sock" % real_haproxy["work"],
                              "--web.listen-address=127.0.0.1:%d" % port],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -285,4 +298,5 @@ def test_standalone_rules_read_metrics_the_exporter_publishes(rendered, real_hap
         proc.terminate()
         proc.wait(5)
     missing = sorted(metric_names(rendered["standalone"]) - published)
-    assert not missing, "standalone rules read metrics the exporter does not publish: %s" % missing
+    assert not missing, "standalone rules read metrics %s does not publish: %s" % (
+        release_binaries.describe(release, "prometheus-haproxy-exporter"), missing)

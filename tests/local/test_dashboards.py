@@ -7,6 +7,9 @@ directory: two tiny HTTP servers, /usr/sbin/haproxy with the native Prometheus e
 installed, and /usr/bin/prometheus scraping them every second. It sends traffic through
 HAProxy, waits for a few scrapes, then evaluates every template variable query and every
 panel expression through Prometheus' HTTP API, failing on an error or an empty result.
+The live stack runs once per Debian release's HAProxy and exporter (tests/release_binaries.py:
+bookworm's 2.6 and 0.14 are this machine's, trixie's 3.0 and 0.15 come from
+tools/release_tools.sh); Prometheus is this machine's.
 """
 import base64
 import json
@@ -24,6 +27,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+# tests/ for release_binaries: tests/local/conftest.py puts it on sys.path, but
+# tests/integration/test_grafana.py loads this file without it.
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import release_binaries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ["native", "standalone"]
@@ -162,12 +171,23 @@ def wait_for(url, deadline, what):
     pytest.fail("%s did not come up at %s" % (what, url))
 
 
-@pytest.fixture(scope="module")
-def live_prometheus(tmp_path_factory):
-    """Start the local stack; yield (prometheus URL, {mode: instance or None})."""
+@pytest.fixture(scope="module", params=release_binaries.release_params("haproxy"))
+def live_prometheus(tmp_path_factory, request):
+    """Start the local stack with a release's HAProxy and exporter; yield (prometheus URL, {mode: instance or None},
+    the exporter that was not found or None)."""
+    release = request.param
     for binary in (HAPROXY, PROMETHEUS):
         if not os.access(binary, os.X_OK):
             pytest.fail("%s is missing: `make deps` installs it (haproxy, prometheus)" % binary)
+    if release == release_binaries.HOST_RELEASE:
+        haproxy, exporter, missing_exporter = HAPROXY, STANDALONE_EXPORTER, None
+        if not os.access(STANDALONE_EXPORTER, os.X_OK):
+            missing_exporter = ("%s is not installed (apt-get install prometheus-haproxy-exporter, or set "
+                                "HAPROXY_EXPORTER_BIN)" % STANDALONE_EXPORTER)
+    else:
+        haproxy = release_binaries.require(release, "haproxy")
+        exporter = release_binaries.binary(release, "prometheus-haproxy-exporter")
+        missing_exporter = None if exporter else release_binaries.missing_reason(release, "prometheus-haproxy-exporter")
     work = tmp_path_factory.mktemp("live")
     deadline = time.monotonic() + 45
     processes = []
@@ -214,14 +234,14 @@ def live_prometheus(tmp_path_factory):
               server app1 127.0.0.1:%(a1)d check inter 500ms
               server app3 127.0.0.1:%(dead)d check inter 500ms
             """ % dict(native=native, stats=stats, fe=fe, a1=apps[0], a2=apps[1], dead=dead)))
-        start([HAPROXY, "-db", "-f", str(work / "haproxy.cfg")], "haproxy")
+        start([haproxy, "-db", "-f", str(work / "haproxy.cfg")], "haproxy")
         instances = {"native": "127.0.0.1:%d" % native, "standalone": None}
         targets = {"haproxy": [instances["native"]]}
-        if os.access(STANDALONE_EXPORTER, os.X_OK):
-            exporter = free_port()
-            start([STANDALONE_EXPORTER, "--haproxy.scrape-uri=http://127.0.0.1:%d/stats;csv" % stats,
-                   "--web.listen-address=127.0.0.1:%d" % exporter], "exporter")
-            instances["standalone"] = "127.0.0.1:%d" % exporter
+        if missing_exporter is None:
+            exporter_port = free_port()
+            start([exporter, "--haproxy.scrape-uri=http://127.0.0.1:%d/stats;csv" % stats,
+                   "--web.listen-address=127.0.0.1:%d" % exporter_port], "exporter")
+            instances["standalone"] = "127.0.0.1:%d" % exporter_port
             targets["haproxy_standalone"] = [instances["standalone"]]
         (work / "prometheus.yml").write_text(json.dumps({
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -252,7 +272,7 @@ def live_prometheus(tmp_path_factory):
             time.sleep(0.5)
         else:
             pytest.fail("prometheus did not scrape enough samples in time")
-        yield url, instances
+        yield url, instances, missing_exporter
     finally:
         for process in processes:
             process.terminate()
@@ -324,9 +344,8 @@ def evaluate_dashboard(url, board, instance, builtins=None, auth=None):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_panel_query_returns_data(rendered, live_prometheus, mode):
-    url, instances = live_prometheus
+    url, instances, missing_exporter = live_prometheus
     if instances[mode] is None:
-        pytest.skip("NOT RUN: %s is not installed (apt-get install prometheus-haproxy-exporter, or set "
-                    "HAPROXY_EXPORTER_BIN): the standalone dashboard's queries were not evaluated" % STANDALONE_EXPORTER)
+        pytest.skip("NOT RUN: %s: the standalone dashboard's queries were not evaluated" % missing_exporter)
     failures = evaluate_dashboard(url, dashboard(rendered, mode), instances[mode])
     assert not failures, "\n".join(failures)

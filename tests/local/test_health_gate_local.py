@@ -22,6 +22,7 @@ import bcrypt
 import pytest
 
 from conftest import free_port
+from release_binaries import both_releases
 
 PROMETHEUS = '/usr/bin/prometheus'
 USER = 'gate'
@@ -106,6 +107,7 @@ def by_name(result):
     return dict((c['name'], c) for c in result['checks'])
 
 
+@both_releases
 def test_real_haproxy_backends_and_servers(local_haproxy, run_module_subprocess):
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web', 'sess_*'], min_up='60%',
                                                        servers=['web/s1', 'track/t1'], wait_timeout=0))
@@ -118,6 +120,7 @@ def test_real_haproxy_backends_and_servers(local_haproxy, run_module_subprocess)
     assert result['changed'] is False
 
 
+@both_releases
 def test_real_haproxy_drain_then_ready_is_waited_for(local_haproxy, run_module_subprocess):
     local_haproxy.cli('set server web/s1 state drain', 'set server web/s2 state maint')
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web'], min_up=3, wait_timeout=0))
@@ -137,6 +140,7 @@ def test_real_haproxy_drain_then_ready_is_waited_for(local_haproxy, run_module_s
     assert 0.5 < time.monotonic() - started < 15
 
 
+@both_releases
 def test_real_haproxy_unknown_backend(local_haproxy, run_module_subprocess):
     started = time.monotonic()
     result = run_module_subprocess('health_gate', dict(socket=local_haproxy.admin_sock, backends=['web', 'nope'], wait_timeout=60))

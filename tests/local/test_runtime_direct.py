@@ -13,6 +13,7 @@ import time
 import pytest
 
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils import _haproxy as h
+from release_binaries import both_releases
 
 
 def by_name(result):
@@ -23,6 +24,7 @@ def wait_sessions(local_haproxy, key, count):
     local_haproxy.wait_for(lambda s: s[key]['current_sessions'] >= count, what='%d session(s) on %s' % (count, key))
 
 
+@both_releases
 def test_drain_waits_for_sessions_but_not_for_ready_servers(local_haproxy, run_module_subprocess):
     """sess_a/a (drain) is waited for until its session ends; sess_b/b (ready) keeps a long session, not waited."""
     local_haproxy.open_session('a', 2)
@@ -46,6 +48,7 @@ def test_drain_waits_for_sessions_but_not_for_ready_servers(local_haproxy, run_m
     assert items['sess_b/b']['after']['current_sessions'] == 1    # still busy, and nobody waited for it
 
 
+@both_releases
 def test_wait_timeout_names_servers_and_last_state(local_haproxy, run_module_subprocess):
     local_haproxy.open_session('a', 6)
     wait_sessions(local_haproxy, 'sess_a/a', 1)
@@ -59,6 +62,7 @@ def test_wait_timeout_names_servers_and_last_state(local_haproxy, run_module_sub
     assert result['changed'] is True
 
 
+@both_releases
 def test_maint_with_shutdown_sessions(local_haproxy, run_module_subprocess):
     thread, answer = local_haproxy.open_session('a', 10)
     wait_sessions(local_haproxy, 'sess_a/a', 1)
@@ -73,6 +77,7 @@ def test_maint_with_shutdown_sessions(local_haproxy, run_module_subprocess):
     assert b'200' not in answer.get('answer', b'')
 
 
+@both_releases
 def test_check_mode_and_idempotence(local_haproxy, run_module_subprocess):
     before = local_haproxy.fingerprint()
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy.admin_sock, backend='web', server='*', state='maint',
@@ -86,6 +91,7 @@ def test_check_mode_and_idempotence(local_haproxy, run_module_subprocess):
     assert 'warnings' not in first    # weight given as an int: no string conversion warning
 
 
+@both_releases
 def test_state_transitions(local_haproxy, run_module_subprocess):
     """ready -> drain -> maint -> drain -> maint -> ready, checking HAProxy's admin bits each time."""
     previous = 'ready'
@@ -103,6 +109,7 @@ def test_state_transitions(local_haproxy, run_module_subprocess):
         previous = state
 
 
+@both_releases
 def test_tcp_socket(local_haproxy, run_module_subprocess):
     result = run_module_subprocess('haproxy_info', dict(socket='127.0.0.1:%d' % local_haproxy.ports['tcp_port'], backend='static'))
     assert result.get('failed') is not True, result
@@ -159,6 +166,7 @@ def test_permission_denied(local_haproxy, run_module_subprocess):
     assert local_haproxy.fingerprint() == before
 
 
+@both_releases
 def test_thousand_servers_one_task(local_haproxy_1000_servers, run_module_subprocess):
     start = time.time()
     result = run_module_subprocess('haproxy_server', dict(socket=local_haproxy_1000_servers.admin_sock, servers=['*/*'], state='drain'))
@@ -174,6 +182,7 @@ def test_thousand_servers_one_task(local_haproxy_1000_servers, run_module_subpro
     assert len(info['servers']) == 1000
 
 
+@both_releases
 def test_prompt_mode_client_against_real_haproxy(local_haproxy):
     client = h.HAProxyRuntime(local_haproxy.admin_sock)
     answers = client.execute(['set server web/s1 state drain', 'set server web/nope state drain',

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 
+from release_binaries import both_releases
+
 
 def servers_by_name(result):
     return dict(('%s/%s' % (s['backend'], s['name']), s) for s in result['servers'])
 
 
+@both_releases
 def test_info_and_server_happy_path(local_haproxy, run_playbook):
     sock = local_haproxy.admin_sock
     results, stdout = run_playbook([
@@ -74,6 +77,7 @@ def test_info_and_server_happy_path(local_haproxy, run_playbook):
     assert all(final['web/%s' % n]['admin_state'] == 'ready' for n in ('s1', 's2', 's3'))
 
 
+@both_releases
 def test_bad_input_fails_and_changes_nothing(local_haproxy, run_playbook, local_workdir):
     """Every bad input is a failed task naming what and where; no server changes."""
     plain = local_workdir + '/plain-file'
@@ -122,6 +126,7 @@ def test_bad_input_fails_and_changes_nothing(local_haproxy, run_playbook, local_
     failed('info_nobackend', 'No such backend "nosuch"')
 
 
+@both_releases
 def test_drain_down_server_waits_only_for_admin_state(local_haproxy, run_playbook):
     """Trap: a server whose health check fails never shows DRAIN; wait must not hang on it.
 
@@ -155,6 +160,7 @@ def test_drain_down_server_waits_only_for_admin_state(local_haproxy, run_playboo
     assert final['web/dead']['status'] == 'DOWN'
 
 
+@both_releases
 def test_maint_via_tracked_server(local_haproxy, run_playbook):
     """MAINT (via web/s1) is parsed; the tracked server's own forced state stays separate."""
     local_haproxy.cli('set server web/s1 state maint')

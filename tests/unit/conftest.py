@@ -18,14 +18,16 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 # collections/ansible_collections/acgs/haproxy_stack links back to the repository root.
 if os.path.join(REPO, 'collections') not in sys.path:
     sys.path.insert(0, os.path.join(REPO, 'collections'))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+# tests/unit (fake_haproxy) and tests (release_binaries, shared with tests/local).
+for _path in (os.path.dirname(HERE), HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils import _haproxy  # noqa: E402
-from fake_haproxy import FakeHAProxy, FakeSocketModule, Server  # noqa: E402
+from fake_haproxy import HAPROXY_VERSIONS, FakeHAProxy, FakeSocketModule, Server  # noqa: E402
 
 
 class AnsibleExitJson(Exception):
@@ -85,9 +87,10 @@ def default_servers():
     ]
 
 
-@pytest.fixture
-def fake():
-    return FakeHAProxy(default_servers(), static_backends=['static'], backends=['empty'])
+@pytest.fixture(params=HAPROXY_VERSIONS, ids=lambda version: 'haproxy-%s' % version)
+def fake(request):
+    """The fake runtime API with default_servers(), answering with each HAProxy version's columns and wording."""
+    return FakeHAProxy(default_servers(), static_backends=['static'], backends=['empty'], version=request.param)
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ It speaks the real protocol (prompt mode, answers ended by an empty line and
 of servers so that "set server" commands change what "show stat" and
 "show servers state" return. Tests patch the ``socket`` name inside the
 module_utils namespace with :class:`FakeSocketModule`.
+
+Headers, "show info" and error texts come from a real HAProxy's canned answers
+(``version``: fixtures/haproxy-2.6 or haproxy-3.0, see fixtures/capture.py), so
+the model answers with that version's columns and wording.
 """
 
 from __future__ import annotations
@@ -18,23 +22,59 @@ import os
 import socket as real_socket
 import threading
 
+import yaml
+
+import release_binaries
+
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+# Canned answers of each release's HAProxy (fixtures/haproxy-<version>/, made by fixtures/capture.py).
+HAPROXY_VERSIONS = tuple(release_binaries.haproxy_version(release) for release in release_binaries.RELEASES)
+DEFAULT_VERSION = HAPROXY_VERSIONS[0]
 
-with open(os.path.join(FIXTURES, 'show_stat.txt')) as fh:
-    STAT_HEADER = fh.readline().rstrip('\n')
-STAT_COLUMNS = STAT_HEADER[2:].rstrip(',').split(',')
-with open(os.path.join(FIXTURES, 'show_info.txt')) as fh:
-    INFO_ANSWER = fh.read().rstrip('\n') + '\n'
 
-STATE_HEADER = ('# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight '
-                'srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state '
-                'srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl '
-                'srv_check_port srv_check_addr srv_agent_addr srv_agent_port')
+def fixture_path(version, name):
+    return os.path.join(FIXTURES, 'haproxy-%s' % version, name)
 
-UNKNOWN = ('Unknown command, but maybe one of the following ones is a better match:\n'
-           '  help [<command>]                        : list matching or all commands\n'
-           '  prompt                                  : toggle interactive mode with prompt\n'
-           '  quit                                    : disconnect\n')
+
+def fixture_text(version, name):
+    with open(fixture_path(version, name)) as fh:
+        return fh.read()
+
+
+def as_executed(raw):
+    """A captured answer as HAProxyRuntime.execute returns it: without HAProxy's terminating empty line."""
+    return raw[:-1] if raw == '\n' or raw.endswith('\n\n') else raw
+
+
+_CANNED = {}
+
+
+def canned_answers(version):
+    """answers.yml of ``version``: command -> answer (as_executed); commands sent on a "level user" socket
+    end with " (level user)"."""
+    if version not in _CANNED:
+        with open(fixture_path(version, 'answers.yml')) as fh:
+            _CANNED[version] = dict((cmd, as_executed(raw)) for cmd, raw in yaml.safe_load(fh).items())
+    return _CANNED[version]
+
+
+class Canned(object):
+    """What the fake copies from a HAProxy version's canned answers: headers, "show info", error texts."""
+
+    def __init__(self, version):
+        self.version = version
+        self.stat_header = fixture_text(version, 'show_stat.txt').split('\n', 1)[0]
+        self.stat_columns = self.stat_header[2:].rstrip(',').split(',')
+        self.state_header = fixture_text(version, 'show_servers_state.txt').split('\n')[1]
+        self.info = as_executed(fixture_text(version, 'show_info.txt'))
+        answers = canned_answers(version)
+        self.no_backend = answers['set server nope/x state ready']
+        self.no_server = answers['set server be1/nope state ready']
+        self.bad_state = answers['set server be1/up1 state down']
+        self.bad_weight = answers['set server be1/up1 weight 300']
+        self.static_weight = answers['set server st/st1 weight 3']
+        self.denied = answers['set server be1/up1 state maint (level user)']
+        self.unknown = answers['bogus']
 
 
 class Server(object):
@@ -69,7 +109,8 @@ class Server(object):
 class FakeHAProxy(object):
     """Model of a HAProxy process answering runtime API commands."""
 
-    def __init__(self, servers=None, level='admin', static_backends=(), backends=None):
+    def __init__(self, servers=None, level='admin', static_backends=(), backends=None, version=DEFAULT_VERSION):
+        self.canned = Canned(version)
         self.servers = list(servers or [])
         self.level = level
         self.static_backends = set(static_backends)
@@ -94,11 +135,11 @@ class FakeHAProxy(object):
     def find(self, path):
         backend, dummy, name = path.partition('/')
         if backend not in self.backend_names():
-            return None, 'No such backend.\n'
+            return None, self.canned.no_backend
         for srv in self.servers:
             if srv.backend == backend and srv.name == name:
                 return srv, None
-        return None, 'No such server.\n'
+        return None, self.canned.no_server
 
     def get(self, backend, name):
         return self.find('%s/%s' % (backend, name))[0]
@@ -107,9 +148,9 @@ class FakeHAProxy(object):
         return dict(('%s/%s' % (s.backend, s.name), (s.admin, s.weight)) for s in self.servers)
 
     def stat_answer(self, types):
-        lines = [STAT_HEADER]
-        col = dict((name, i) for i, name in enumerate(STAT_COLUMNS))
-        width = len(STAT_COLUMNS)
+        lines = [self.canned.stat_header]
+        col = dict((name, i) for i, name in enumerate(self.canned.stat_columns))
+        width = len(col)
 
         def row(values):
             fields = [''] * width
@@ -137,7 +178,7 @@ class FakeHAProxy(object):
         return '\n'.join(lines) + '\n'
 
     def servers_state_answer(self, only=None):
-        lines = ['1', STATE_HEADER]
+        lines = ['1', self.canned.state_header]
         for b_index, backend in enumerate(self.backend_names()):
             if only and backend != only:
                 continue
@@ -157,7 +198,7 @@ class FakeHAProxy(object):
         if not words:
             return ''
         if cmd == 'show info':
-            return INFO_ANSWER
+            return self.canned.info
         if words[:2] == ['show', 'stat']:
             if self.on_show_stat:
                 self.on_show_stat(self)
@@ -171,7 +212,7 @@ class FakeHAProxy(object):
             return '# name\n' + ''.join(name + '\n' for name in self.backend_names())
         if words[:2] == ['set', 'server'] and len(words) >= 5:
             if self.level != 'admin':
-                return 'Permission denied\n'
+                return self.canned.denied
             srv, error = self.find(words[2])
             if error:
                 return error
@@ -183,7 +224,7 @@ class FakeHAProxy(object):
                 elif words[4] == 'maint':
                     srv.admin |= 0x01
                 else:
-                    return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+                    return self.canned.bad_state
                 srv.op = 0 if srv.admin & 0x23 or not srv.healthy else 2
                 return ''
             if words[3] == 'weight':
@@ -192,20 +233,20 @@ class FakeHAProxy(object):
                 if value.endswith('%'):
                     number = min(256, srv.iweight * number // 100)
                 elif not 0 <= number <= 256:
-                    return 'Absolute weight can only be between 0 and 256 inclusive.\n'
+                    return self.canned.bad_weight
                 if number and number != srv.iweight and srv.backend in self.static_backends:
-                    return "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n"
+                    return self.canned.static_weight
                 srv.weight = number
                 return ''
         if words[:3] == ['shutdown', 'sessions', 'server'] and len(words) == 4:
             if self.level != 'admin':
-                return 'Permission denied\n'
+                return self.canned.denied
             srv, error = self.find(words[3])
             if error:
                 return error
             srv.scur = 0
             return ''
-        return UNKNOWN
+        return self.canned.unknown
 
     # -- protocol ------------------------------------------------------------
     def serve(self, conn, close_after=None, silent=False):

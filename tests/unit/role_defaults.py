@@ -28,3 +28,18 @@ def role_defaults(role):
     """roles/<role>/defaults/main.yml, with the _common references resolved."""
     defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()) or {}
     return {name: resolve(value) for name, value in defaults.items()}
+
+
+# The first two tasks of every role's tasks/preflight.yml: gather the Debian release if the play did not,
+# then load vars/<release>.yml (tests/unit/plugins/filter/test_release_vars_file.py checks those files).
+RELEASE_TASKS = [{"name": "Gather the Debian release", "module": "ansible.builtin.setup"},
+                 {"name": "Load the settings of this Debian release", "module": "ansible.builtin.include_vars"}]
+
+
+def preflight_checks(role):
+    """roles/<role>/tasks/preflight.yml without its release tasks, which must come first and as RELEASE_TASKS says."""
+    tasks = yaml.safe_load((ROLES / role / "tasks" / "preflight.yml").read_text())
+    release = tasks[:len(RELEASE_TASKS)]
+    assert [{"name": t["name"], "module": next(k for k in t if k.startswith("ansible."))} for t in release] == RELEASE_TASKS, (
+        "roles/%s/tasks/preflight.yml must begin with the release tasks" % role)
+    return tasks[len(RELEASE_TASKS):]

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from role_defaults import role_defaults
+from role_defaults import preflight_checks, role_defaults
 from ansible_collections.acgs.haproxy_stack.plugins.filter import grafana_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.grafana_preflight import grafana_preflight_errors
 
@@ -198,7 +198,7 @@ def test_every_error_at_once_in_rule_order(boards):
 
 
 def test_the_preflight_tasks_are_the_stat_and_one_assert_on_the_filter():
-    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
+    tasks = preflight_checks("grafana")
     assert [next(iter(set(t) & {"ansible.builtin.stat", "ansible.builtin.assert"}), None) for t in tasks] == [
         "ansible.builtin.stat", "ansible.builtin.assert"], "tasks/preflight.yml must be the package file's stat and one assert"
     stat, check = tasks

@@ -22,7 +22,7 @@ from jinja2 import Environment
 from ansible.errors import AnsibleFilterError
 from ansible_collections.acgs.haproxy_stack.plugins.filter import keepalived_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.keepalived_preflight import keepalived_preflight_errors
-from role_defaults import role_defaults
+from role_defaults import preflight_checks, role_defaults
 
 ROLE = Path(__file__).resolve().parents[4] / "roles" / "keepalived"
 DEFAULTS = role_defaults(ROLE.name)
@@ -287,7 +287,7 @@ def test_every_error_at_once_in_rule_order(version, first, advert):
 
 
 def test_the_preflight_task_passes_every_key():
-    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
+    tasks = preflight_checks("keepalived")
     asserts = [t for t in tasks if "ansible.builtin.assert" in t]
     assert len(asserts) == len(tasks) == 1, "tasks/preflight.yml must be one assert"
     passed = set(asserts[0]["vars"]["_keepalived_preflight_input"])

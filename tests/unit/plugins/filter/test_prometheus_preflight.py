@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
-from role_defaults import COMMON, role_defaults
+from role_defaults import COMMON, preflight_checks, role_defaults
 from ansible_collections.acgs.haproxy_stack.plugins.filter import prometheus_preflight
 from ansible_collections.acgs.haproxy_stack.plugins.filter.prometheus_preflight import prometheus_preflight_errors
 
@@ -273,7 +273,7 @@ def test_every_error_at_once_in_rule_order():
 
 
 def test_the_preflight_task_is_a_stat_then_one_assert_on_the_filter():
-    tasks = yaml.safe_load((ROLE / "tasks" / "preflight.yml").read_text())
+    tasks = preflight_checks("prometheus")
     assert [next(iter(set(t) & {"ansible.builtin.stat", "ansible.builtin.assert"})) for t in tasks] == [
         "ansible.builtin.stat", "ansible.builtin.assert"], "tasks/preflight.yml must stat the files, then assert once"
     task = tasks[1]

@@ -6,17 +6,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ansible_collections.acgs.haproxy_stack.plugins.module_utils import _haproxy as h
-from fake_haproxy import CONNECT_ERRORS, FIXTURES
+from fake_haproxy import CONNECT_ERRORS, HAPROXY_VERSIONS, FakeHAProxy, FakeSocketModule, as_executed, canned_answers, fixture_text
 
-
-def fixture_text(name):
-    with open(os.path.join(FIXTURES, name)) as fh:
-        return fh.read()
+# The parsers get each HAProxy version's canned answers (tests/unit/fixtures/haproxy-<version>, captured by
+# fixtures/capture.py from the same configuration and server states).
+by_version = pytest.mark.parametrize('version', HAPROXY_VERSIONS, ids=lambda version: 'haproxy-%s' % version)
 
 
 # -- status parsing ----------------------------------------------------------
@@ -121,12 +118,14 @@ def test_absolute_weight(value, initial, expected):
 
 # -- parsers -----------------------------------------------------------------
 
-def test_parse_info():
-    info = h.parse_info(fixture_text('show_info.txt'))
+@by_version
+def test_parse_info(version):
+    info = h.parse_info(fixture_text(version, 'show_info.txt'))
     assert info['Name'] == 'HAProxy'
-    assert info['Version'].startswith('2.6')
+    assert info['Version'].startswith(version + '.')
     assert isinstance(info['Uptime_sec'], int)
     assert info['Unstoppable Jobs'] == 0
+    assert info['Build info'] == info['Version']
 
 
 def test_parse_info_rejects_garbage():
@@ -134,26 +133,151 @@ def test_parse_info_rejects_garbage():
         h.parse_info('hello world\n')
 
 
-def test_parse_stat_and_build():
-    rows = h.parse_stat(fixture_text('show_stat.txt'))
-    states = h.parse_servers_state(fixture_text('show_servers_state.txt'))
+# Every server of fixtures/capture.py's configuration, as build_servers returns it from both versions' answers:
+# status, state, admin_state, forced_admin_state, admin_flags, operational_state, weight, initial_weight,
+# check_status, tracked, via.
+CAPTURED_SERVERS = {
+    'be1/up1': ('UP', 'UP', 'ready', 'ready', [], 'running', 1, 1, 'L7OK', None, None),
+    'be1/down1': ('DOWN', 'DOWN', 'ready', 'ready', [], 'stopped', 1, 1, 'L4CON', None, None),
+    'be1/nochk': ('no check', 'NO CHECK', 'ready', 'ready', [], 'running', 1, 1, None, None, None),
+    'be1/dis': ('UP', 'UP', 'ready', 'ready', ['CMAINT'], 'running', 1, 1, 'L7OK', None, None),
+    'be2/t1': ('UP', 'UP', 'ready', 'ready', [], 'running', 1, 1, None, 'be1/up1', None),
+    'be2/t2': ('DOWN', 'DOWN', 'ready', 'ready', [], 'stopped', 1, 1, None, 'be1/down1', None),
+    'be3/drain1': ('DRAIN', 'DRAIN', 'drain', 'drain', ['FDRAIN'], 'running', 10, 10, 'L7OK', None, None),
+    'be3/maint1': ('MAINT', 'MAINT', 'maint', 'maint', ['FMAINT'], 'stopped', 1, 1, None, None, None),
+    'be3/tm1': ('MAINT (via be3/maint1)', 'MAINT', 'maint', 'ready', ['IMAINT'], 'stopped', 1, 1, None, 'be3/maint1',
+                'be3/maint1'),
+    'be3/half': ('UP', 'UP', 'ready', 'ready', [], 'running', 50, 100, 'L7OK', None, None),
+    'be3/zero': ('UP', 'UP', 'ready', 'ready', [], 'running', 0, 1, 'L7OK', None, None),
+    'st/st1': ('no check', 'NO CHECK', 'ready', 'ready', [], 'running', 1, 1, None, None, None),
+    'st/st2': ('no check', 'NO CHECK', 'ready', 'ready', [], 'running', 1, 1, None, None, None),
+}
+SERVER_FIELDS = ('status', 'state', 'admin_state', 'forced_admin_state', 'admin_flags', 'operational_state', 'weight',
+                 'initial_weight', 'check_status', 'tracked', 'via')
+
+
+def summary(servers):
+    return dict(('%s/%s' % (s['backend'], s['name']), tuple(s[f] for f in SERVER_FIELDS)) for s in servers)
+
+
+@by_version
+def test_parse_stat_and_build(version):
+    rows = h.parse_stat(fixture_text(version, 'show_stat.txt'))
+    states = h.parse_servers_state(fixture_text(version, 'show_servers_state.txt'))
     servers = h.build_servers(rows, states)
+    assert summary(servers) == CAPTURED_SERVERS
     by = dict(('%s/%s' % (s['backend'], s['name']), s) for s in servers)
-    assert list(by) == ['be1/up1', 'be1/down1', 'be1/nochk', 'be1/dis', 'be2/t1', 'be2/t2']
-    assert by['be1/up1']['state'] == 'UP'
-    assert by['be1/up1']['check_status'] == 'L7OK'
     assert by['be1/up1']['address'] == '127.0.0.1:18081'
-    assert by['be1/down1']['state'] == 'DOWN'
-    assert by['be1/down1']['operational_state'] == 'stopped'
-    assert by['be1/nochk']['state'] == 'NO CHECK'
-    assert by['be1/dis']['admin_flags'] == ['CMAINT']
-    assert by['be1/dis']['admin_state'] == 'ready'
-    assert by['be2/t1']['tracked'] == 'be1/up1'
+    assert by['be1/up1']['check_code'] == 200
+    assert by['be1/down1']['check_desc'] == 'Layer4 connection problem'
+    assert by['be3/drain1']['effective_weight'] == 10
+    assert [s['id'] for s in servers if s['backend'] == 'be3'] == [1, 2, 3, 4, 5]
     backends = h.build_backends(rows)
-    assert [b['name'] for b in backends] == ['be1', 'be2']
-    assert backends[0]['algo'] == 'roundrobin'
+    assert [b['name'] for b in backends] == ['be1', 'be2', 'be3', 'st', 'empty']
+    assert [b['algo'] for b in backends] == ['roundrobin', 'roundrobin', 'roundrobin', 'static-rr', 'roundrobin']
+    assert [b['state'] for b in backends] == ['UP'] * 5    # a backend without servers too
+    # be3: only half counts (drain1 drained, maint1 and tm1 in maintenance, zero at weight 0)
+    assert [b['active_servers'] for b in backends] == [3, 1, 1, 2, 0]
     frontends = h.build_frontends(rows)
-    assert frontends[0]['name'] == 'fe' and frontends[0]['status'] == 'OPEN'
+    assert [(f['name'], f['status'], f['mode']) for f in frontends] == [('fe', 'OPEN', 'http')]
+
+
+@by_version
+def test_servers_only_stat_gives_the_same_servers(version):
+    """snapshot() without proxies asks "show stat -1 4 -1" (server rows only)."""
+    states = h.parse_servers_state(fixture_text(version, 'show_servers_state.txt'))
+    rows = h.parse_stat(fixture_text(version, 'show_stat_servers.txt'))
+    assert summary(h.build_servers(rows, states)) == CAPTURED_SERVERS
+    assert h.build_backends(rows) == [] and h.build_frontends(rows) == []
+
+
+@by_version
+def test_parse_servers_state_of_one_backend(version):
+    rows = h.parse_servers_state(fixture_text(version, 'show_servers_state_be1.txt'))
+    assert [(r['be_name'], r['srv_name'], r['srv_admin_state'], r['srv_op_state']) for r in rows] == [
+        ('be1', 'up1', '0', '2'), ('be1', 'down1', '0', '0'), ('be1', 'nochk', '0', '2'), ('be1', 'dis', '4', '2')]
+
+
+@by_version
+def test_parse_backend_list(version):
+    assert h.parse_backend_list(fixture_text(version, 'show_backend.txt')) == ['be1', 'be2', 'be3', 'st', 'empty']
+
+
+@by_version
+def test_snapshot_from_canned_answers(version, monkeypatch, sock_path):
+    """The whole client path (prompt mode, splitting, parsers) on the real answers of each version."""
+    model = FakeHAProxy(version=version)
+    for name, command in (('show_info.txt', 'show info'), ('show_stat.txt', 'show stat'),
+                          ('show_stat_servers.txt', 'show stat -1 4 -1'), ('show_servers_state.txt', 'show servers state'),
+                          ('show_backend.txt', 'show backend')):
+        model.answer_override[command] = as_executed(fixture_text(version, name))
+    module = FakeSocketModule(model)
+    monkeypatch.setattr(h, 'socket', module)
+    try:
+        client = h.HAProxyRuntime(sock_path)
+        full = client.snapshot(info=True, proxies=True)
+        assert full['info']['Version'].startswith(version + '.')
+        assert summary(full['servers']) == CAPTURED_SERVERS
+        assert full['backend_names'] == ['be1', 'be2', 'be3', 'st', 'empty']
+        assert summary(client.snapshot()['servers']) == CAPTURED_SERVERS
+        assert client.snapshot(backends=True)['backend_names'] == ['be1', 'be2', 'be3', 'st', 'empty']
+    finally:
+        module.close()
+    assert model.log == ['show info', 'show stat', 'show servers state', 'show stat -1 4 -1', 'show servers state',
+                         'show backend', 'show stat -1 4 -1', 'show servers state']
+
+
+# Commands of answers.yml that succeed: HAProxy answers nothing (apply() takes any text for a refusal).
+ACCEPTED = ('set server be1/dis state ready', 'set server be3/drain1 state drain', 'set server be3/maint1 state maint',
+            'set server be3/half weight 50%', 'set server be3/zero weight 0', 'set server be1/nochk state ready',
+            'set server be1/nochk weight 1', 'shutdown sessions server be1/nochk')
+# Refused commands and the start of HAProxy's answer.
+REFUSED = {
+    'set server nope/x state ready': 'No such backend.',
+    'set server be1/nope state ready': 'No such server.',
+    'set server be1/up1 state down': "'set server <srv> state' expects 'ready', 'drain' and 'maint'.",
+    'set server be1/up1 weight 300': 'Absolute weight can only be between 0 and 256 inclusive.',
+    # HAProxy 2.6 ends this one without the empty line (a desynchronised prompt-mode stream): the module never
+    # sends it, parse_weight refuses such a weight first.
+    'set server be1/up1 weight half': 'Empty weight string empty or preceded by garbage',
+    'set server st/st1 weight 3': "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.",
+    'shutdown sessions server be1/nope': 'No such server.',
+    'set server be1/up1 state maint (level user)': 'Permission denied',
+    'shutdown sessions server be1/up1 (level user)': 'Permission denied',
+}
+# Error answers to "show" commands, recognised by their first words (looks_like_error).
+SHOW_ERRORS = {
+    'show servers state nope': "Can't find backend.",
+    'show stat nope 4 -1': 'No such proxy.',
+    'bogus': 'Unknown command',
+}
+
+
+@by_version
+def test_action_answers(version):
+    answers = canned_answers(version)
+    assert set(answers) == set(ACCEPTED) | set(REFUSED) | set(SHOW_ERRORS) | {'get weight be3/half'}
+    for command in ACCEPTED:
+        assert answers[command] == '', (command, answers[command])
+        h.HAProxyRuntime('/x').check_answer(command, answers[command], expect_empty=True)
+    for command, text in REFUSED.items():
+        assert answers[command].startswith(text), (command, answers[command])
+        with pytest.raises(h.HAProxyCommandError) as exc:
+            h.HAProxyRuntime('/x').check_answer(command, answers[command], expect_empty=True)
+        assert text in str(exc.value)
+    assert answers['get weight be3/half'] == '50 (initial 100)\n'
+
+
+@by_version
+def test_show_error_answers_are_errors(version):
+    answers = canned_answers(version)
+    for command, text in SHOW_ERRORS.items():
+        assert answers[command].startswith(text), (command, answers[command])
+        assert h.looks_like_error(answers[command]), command
+        with pytest.raises(h.HAProxyCommandError):
+            h.HAProxyRuntime('/x').check_answer(command, answers[command])
+    for name in ('show_info.txt', 'show_stat.txt', 'show_servers_state.txt', 'show_backend.txt'):
+        assert not h.looks_like_error(fixture_text(version, name)), name
 
 
 def test_parse_stat_all_columns_and_quoted_values():

@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from jinja2 import Environment
 
 from ansible.errors import AnsibleFilterError

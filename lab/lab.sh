@@ -35,8 +35,8 @@ up() {
     || die "cannot create podman network $NETWORK (podman's error above): 'podman network ls' shows the networks; on a subnet clash remove the stale one or use another lab name (ACGS_LAB=<name> make lab).$(rootful)"
   # Fixed addresses: the n-th host of HOSTS gets .(10+n) of the lab network (and a MAC made from
   # it), so a container that is killed, removed or recreated comes back with the same address and
-  # the topology (keepalived's unicast peers, certificates, scrape targets) converges again. Podman's own assignment starts
-  # at .2 and the HA lab's VIP is .250: neither collides.
+  # the topology (keepalived's unicast peers, certificates, scrape targets) converges again.
+  # Podman's own assignment starts at .2 and the HA lab's VIP is .250: neither collides.
   subnet=$(podman network inspect -f '{{range .Subnets}}{{.Subnet}} {{end}}' "$NETWORK" | awk '{print $1}')
   case "$subnet" in
     */24) prefix=${subnet%.*/24} ;;

@@ -24,18 +24,27 @@ import os
 import shutil
 
 import pytest
+import yaml
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS)
 CACHE = os.path.join(REPO, '.cache', 'release-tools')
 
-TOOLS = ('haproxy', 'promtool', 'amtool', 'prometheus-haproxy-exporter')
+# Each tool and the role whose vars/<release>.yml says which version of it that release ships.
+TOOL_ROLES = {'haproxy': 'haproxy', 'promtool': 'prometheus', 'amtool': 'alertmanager',
+              'prometheus-haproxy-exporter': 'haproxy_exporter'}
+TOOLS = tuple(TOOL_ROLES)
 
-# Release -> (Debian version, the tools' upstream versions in that release). Debian 12 is the host's.
-RELEASES = {
-    'bookworm': ('12', {'haproxy': '2.6', 'promtool': '2.42', 'amtool': '0.25', 'prometheus-haproxy-exporter': '0.14'}),
-    'trixie': ('13', {'haproxy': '3.0', 'promtool': '2.53', 'amtool': '0.28', 'prometheus-haproxy-exporter': '0.15'}),
-}
+
+def _role_release(role, release):
+    with open(os.path.join(REPO, 'roles', role, 'vars', release + '.yml')) as handle:
+        return yaml.safe_load(handle)['_%s_release' % role]
+
+
+# Release -> (Debian version, the tools' upstream versions in that release), from the roles' vars files.
+RELEASES = {release: (str(_role_release('haproxy', release)['debian']),
+                      {tool: _role_release(role, release)['version'] for tool, role in TOOL_ROLES.items()})
+            for release in ('bookworm', 'trixie')}
 HOST_RELEASE = 'bookworm'
 
 # Where Debian installs each tool, for a PATH without /usr/sbin.

@@ -42,27 +42,32 @@ _value:
 
 import os
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
-# Debian's numbers, for the messages.
-_DEBIAN_NUMBERS = {"bookworm": "12", "trixie": "13"}
+
+def _release_settings(role_path, release):
+    """_<role>_release of vars/<release>.yml (its Debian number among them)."""
+    with open(os.path.join(role_path, "vars", release + ".yml")) as handle:
+        settings = yaml.safe_load(handle) or {}
+    return settings.get("_%s_release" % os.path.basename(os.path.normpath(role_path))) or {}
 
 
 def supported_releases(role_path):
-    """The releases a role has a vars file for, in Debian's order (oldest first)."""
+    """The releases a role has a vars file for, oldest Debian first."""
     names = [name[:-len(".yml")] for name in os.listdir(os.path.join(role_path, "vars"))
              if name.endswith(".yml") and name != "main.yml"]
-    return sorted(names, key=lambda name: (_DEBIAN_NUMBERS.get(name, "99"), name))
+    return sorted(names, key=lambda name: (int(_release_settings(role_path, name).get("debian") or 99), name))
 
 
-def _described(names):
-    return ", ".join("%s (Debian %s)" % (name, _DEBIAN_NUMBERS[name]) if name in _DEBIAN_NUMBERS else name
-                     for name in names)
+def _supported(role_path):
+    """For the messages: "bookworm (Debian 12), trixie (Debian 13)"."""
+    return ", ".join("%s (Debian %s)" % (name, _release_settings(role_path, name).get("debian", "?"))
+                     for name in supported_releases(role_path))
 
 
 def release_vars_file(role_path, facts):
     role = os.path.basename(os.path.normpath(role_path))
-    supported = supported_releases(role_path)
     facts = facts or {}
     release = str(facts.get("distribution_release") or "")
     distribution = str(facts.get("distribution") or "")
@@ -73,14 +78,14 @@ def release_vars_file(role_path, facts):
     major = str(facts.get("distribution_major_version") or "")
     if distribution != "Debian":
         raise AnsibleFilterError("role %s supports %s only; this host runs %s %s."
-                                 % (role, _described(supported), distribution, facts.get("distribution_version", "")))
+                                 % (role, _supported(role_path), distribution, facts.get("distribution_version", "")))
     path = os.path.join(role_path, "vars", release + ".yml")
     if os.path.isfile(path):
         return path
     raise AnsibleFilterError(
         "role %s does not support Debian %s (%s): it supports %s. Use one of those, or give the role"
         " vars/%s.yml with that release's settings (copy the newest one and check it)."
-        % (role, major or "?", release, _described(supported), release))
+        % (role, major or "?", release, _supported(role_path), release))
 
 
 class FilterModule(object):

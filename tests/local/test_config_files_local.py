@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) acgs.haproxy_stack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""config_files through real ansible-playbook runs on localhost (connection local), on files in the
+test's directory: the first run writes, a rerun is one module run, a failing validate writes nothing,
+check mode writes nothing, --diff shows the change (and never a no_log task's content)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+
+# A module run in -vvv output: the interpreter run on an AnsiballZ payload (no pipelining) or fed
+# one on stdin (pipelining); the chmod/mkdir/rm commands around it are not module runs.
+MODULE_RUN = re.compile(r"EXEC /bin/sh -c '\S*python\S*( \S+AnsiballZ_\w+\.py)? && sleep 0'")
+JSON_CHECK = "%s -c 'import json, sys; json.load(open(sys.argv[1]))' %%s" % sys.executable
+
+
+def module_runs(stdout, task_name):
+    """Module runs in the -vvv output of the task named task_name."""
+    section = stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
+    return len(MODULE_RUN.findall(section))
+
+
+def files_task(workdir, name='Manage the files', json_text='{"a": 1}\n', template_word='world', **task):
+    template = os.path.join(workdir, 'greeting.j2')
+    with open(template, 'w') as handle:
+        handle.write('hello {{ who }}\n')
+    out = os.path.join(workdir, 'out')
+    return dict({'name': name, 'vars': {'who': template_word}, 'acgs.haproxy_stack.config_files': {'files': [
+        {'path': out, 'state': 'directory', 'mode': '0750'},
+        {'template': template, 'dest': out + '/greeting.txt', 'mode': '0644'},
+        {'content': json_text, 'dest': out + '/data.json', 'mode': '0640', 'validate': JSON_CHECK},
+    ]}}, **task)
+
+
+def read(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
+    out = os.path.join(local_workdir, 'out')
+
+    # First run: everything is created, with its mode.
+    results, _ = run_playbook([files_task(local_workdir, register='first')])
+    first = results['first']
+    assert first['changed'] is True and not first.get('failed'), first
+    assert [f['changes'] for f in first['files']] == [['create'], ['create'], ['create']]
+    assert read(out + '/greeting.txt') == 'hello world\n'
+    assert read(out + '/data.json') == '{"a": 1}\n'
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(out + '/data.json').st_mode) == 0o640
+
+    # Rerun: nothing changes, and the whole task is one module run.
+    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'])
+    assert results['again']['changed'] is False, results['again']
+    assert all(not f['changed'] and f['changes'] == [] for f in results['again']['files'])
+    assert module_runs(stdout, 'Manage the files') == 1
+
+    # A bad file fails its validate: the task fails naming it, the old file stays, items after it are not touched.
+    before = os.stat(out + '/data.json')
+    results, _ = run_playbook([files_task(local_workdir, json_text='not json\n', template_word='later', register='bad')])
+    bad = results['bad']
+    assert bad['failed'] is True
+    assert 'files[2] (%s/data.json) was not written' % out in bad['msg'] and 'validate' in bad['msg'], bad['msg']
+    assert read(out + '/data.json') == '{"a": 1}\n' and os.stat(out + '/data.json').st_ino == before.st_ino
+    # The template before it did change (items are written in order, as separate tasks would be).
+    assert bad['files'][1]['changed'] is True and bad['files'][2].get('failed') is True
+    assert read(out + '/greeting.txt') == 'hello later\n'
+
+    # Check mode with --diff: reports the change and its diff, writes nothing.
+    os.chmod(out + '/greeting.txt', 0o600)
+    # (check mode on the task: run_playbook's own task that saves the results must still write them)
+    results, stdout = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='check', check_mode=True)],
+                                   extra_args=['--diff'])
+    check = results['check']
+    assert check['changed'] is True
+    assert [f['changes'] for f in check['files']] == [[], ['content', 'mode'], ['content']]
+    assert read(out + '/data.json') == '{"a": 1}\n' and read(out + '/greeting.txt') == 'hello later\n'
+    assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o600
+    assert '-{"a": 1}' in stdout and '+{"a": 2}' in stdout and '+hello world' in stdout
+
+    # The same with writing: the diff again, and a rerun is quiet.
+    results, stdout = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='write')], extra_args=['--diff'])
+    assert results['write']['changed'] is True and '+{"a": 2}' in stdout
+    assert read(out + '/data.json') == '{"a": 2}\n' and read(out + '/greeting.txt') == 'hello world\n'
+    assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o644
+    results, _ = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='quiet')])
+    assert results['quiet']['changed'] is False
+
+
+def test_attributes_only_and_secrets_stay_out_of_diff(local_workdir, run_playbook):
+    secret = os.path.join(local_workdir, 'secret')
+    key = os.path.join(local_workdir, 'key.pem')
+    tasks = [
+        {'name': 'Write the password', 'no_log': True, 'register': 'password',
+         'acgs.haproxy_stack.config_files': {'files': [{'content': 'hunter2-%s\n', 'dest': secret, 'mode': '0600'}]}},
+        {'name': 'Write the key', 'register': 'key',
+         'acgs.haproxy_stack.config_files': {'files': [{'content': 'PRIVATE-%s\n', 'dest': key, 'mode': '0600',
+                                                        'show_diff': False}]}},
+    ]
+
+    def with_value(value):
+        return [dict(t, **{'acgs.haproxy_stack.config_files': {'files': [
+            dict(t['acgs.haproxy_stack.config_files']['files'][0],
+                 content=t['acgs.haproxy_stack.config_files']['files'][0]['content'] % value)]}}) for t in tasks]
+
+    results, stdout = run_playbook(with_value('one'), extra_args=['--diff'])
+    assert results['password']['changed'] is True and results['key']['changed'] is True
+    results, stdout = run_playbook(with_value('two'), extra_args=['--diff'])
+    assert read(secret) == 'hunter2-two\n' and read(key) == 'PRIVATE-two\n'
+    assert 'hunter2' not in stdout and 'PRIVATE' not in stdout
+
+    # Only the mode differs: the file module puts it right, the content is not rewritten.
+    os.chmod(key, 0o644)
+    inode = os.stat(key).st_ino
+    results, _ = run_playbook(with_value('two'))
+    assert results['key']['files'][0]['changes'] == ['mode'] and results['key']['changed'] is True
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.stat(key).st_ino == inode

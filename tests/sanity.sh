@@ -23,7 +23,7 @@ ansible_test=$venv/bin/ansible-test
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(plugins/ tests/unit/ tests/local/conftest.py tests/local/test_runtime_direct.py
                                        tests/local/test_runtime_playbooks.py tests/local/test_packaging.py
-                                       tests/local/test_health_gate_local.py
+                                       tests/local/test_health_gate_local.py tests/local/test_config_files_local.py
                                        bench/bench_runtime.py)
 [[ ${targets[*]} == "." ]] && targets=()
 

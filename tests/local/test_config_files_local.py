@@ -46,7 +46,7 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     out = os.path.join(local_workdir, 'out')
 
     # First run: everything is created, with its mode.
-    results, _ = run_playbook([files_task(local_workdir, register='first')])
+    results = run_playbook([files_task(local_workdir, register='first')])[0]
     first = results['first']
     assert first['changed'] is True and not first.get('failed'), first
     assert [f['changes'] for f in first['files']] == [['create'], ['create'], ['create']]
@@ -63,7 +63,7 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
 
     # A bad file fails its validate: the task fails naming it, the old file stays, items after it are not touched.
     before = os.stat(out + '/data.json')
-    results, _ = run_playbook([files_task(local_workdir, json_text='not json\n', template_word='later', register='bad')])
+    results = run_playbook([files_task(local_workdir, json_text='not json\n', template_word='later', register='bad')])[0]
     bad = results['bad']
     assert bad['failed'] is True
     assert 'files[2] (%s/data.json) was not written' % out in bad['msg'] and 'validate' in bad['msg'], bad['msg']
@@ -89,7 +89,7 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert results['write']['changed'] is True and '+{"a": 2}' in stdout
     assert read(out + '/data.json') == '{"a": 2}\n' and read(out + '/greeting.txt') == 'hello world\n'
     assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o644
-    results, _ = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='quiet')])
+    results = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='quiet')])[0]
     assert results['quiet']['changed'] is False
 
 
@@ -118,6 +118,6 @@ def test_attributes_only_and_secrets_stay_out_of_diff(local_workdir, run_playboo
     # Only the mode differs: the file module puts it right, the content is not rewritten.
     os.chmod(key, 0o644)
     inode = os.stat(key).st_ino
-    results, _ = run_playbook(with_value('two'))
+    results = run_playbook(with_value('two'))[0]
     assert results['key']['files'][0]['changes'] == ['mode'] and results['key']['changed'] is True
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.stat(key).st_ino == inode

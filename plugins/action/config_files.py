@@ -91,7 +91,10 @@ class ActionModule(ActionBase):
                     diffs.append(diff)
                 if outcome.get('failed'):
                     report['failed'] = True
-                    failure = '%s was not written: %s' % (item['label'], outcome.get('msg', 'no message'))
+                    # copy's "failed to validate" carries the checker's own words in stderr/stdout.
+                    detail = ' '.join(to_text(outcome.get(key) or '').strip() for key in ('stderr', 'stdout')).strip()
+                    failure = '%s was not written: %s%s' % (item['label'], outcome.get('msg', 'no message'),
+                                                            ': ' + detail if detail else '')
 
             result['files'] = reports
             result['changed'] = any(r['changed'] for r in reports)

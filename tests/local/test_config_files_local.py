@@ -66,7 +66,8 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     results = run_playbook([files_task(local_workdir, json_text='not json\n', template_word='later', register='bad')])[0]
     bad = results['bad']
     assert bad['failed'] is True
-    assert 'files[2] (%s/data.json) was not written' % out in bad['msg'] and 'validate' in bad['msg'], bad['msg']
+    assert 'files[2] (%s/data.json) was not written: failed to validate' % out in bad['msg'], bad['msg']
+    assert 'Expecting value' in bad['msg'], 'the checker\'s own error is missing: %s' % bad['msg']
     assert read(out + '/data.json') == '{"a": 1}\n' and os.stat(out + '/data.json').st_ino == before.st_ino
     # The template before it did change (items are written in order, as separate tasks would be).
     assert bad['files'][1]['changed'] is True and bad['files'][2].get('failed') is True

@@ -7,7 +7,9 @@
 Run from the repository root:  .venv/bin/python bench/bench_converge.py  [--help]
 
 (1) Full stack: a fresh lab (ACGS_LAB=bench, lab/lab.sh down + up, state removed) converged
-    with site.yml (cold), then again (idempotent rerun: changed must be 0).
+    with site.yml (cold), then --reruns idempotent reruns (changed must be 0: a rerun that changes
+    something is named in the output), each with stock ssh and then, when mitogen is installed,
+    with the opt-in accelerator (ACGS_ACCELERATE=mitogen's strategies): ABAB in one run.
 (2) Side by side, on two identical fresh containers of one lab (ACGS_LAB=bench-cmp,
     LAB_HOSTS="peer ours"), both reached over SSH as root (pipelining on, the lab's settings):
     prometheus.prometheus 0.30.2 (node_exporter, alertmanager, prometheus; the peer play of
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,20 +47,41 @@ PEERS = os.environ.get('BENCH_PEERS') or os.path.join(os.path.dirname(REPO), 'sh
 PEER_PORT = 18888
 
 
+# The opt-in accelerator (ACGS_ACCELERATE=mitogen in the Makefile): the same environment here.
+MITOGEN_ENV = {'ANSIBLE_STRATEGY_PLUGINS': os.path.join(REPO, 'tools', 'mitogen'), 'ANSIBLE_STRATEGY': 'mitogen_linear'}
+
+
+def mitogen_available():
+    try:
+        import ansible_mitogen  # noqa: F401  pylint: disable=unused-import
+    except ImportError:
+        return False
+    return True
+
+
 def full_stack(args):
     lab = args.lab
-    out = {'lab': lab, 'playbook': 'site.yml', 'inventory': 'inventories/lab', 'connection': 'ssh'}
+    out = {'lab': lab, 'playbook': 'site.yml', 'inventory': 'inventories/lab', 'connection': 'ssh',
+           'order': 'cold, then the reruns alternating stock ssh and mitogen (ABAB)' if args.mitogen else 'cold, reruns'}
     try:
         t0 = time.monotonic()
         common.lab_up(lab)
         out['lab_up_s'] = round(time.monotonic() - t0, 1)
         runs = {}
         runs['cold'] = common.run_playbook('site.yml', 'inventories/lab', lab=lab, label='full cold')
-        for i in range(args.reruns):
-            runs['rerun' if i == 0 else 'rerun%d' % (i + 1)] = common.run_playbook(
-                'site.yml', 'inventories/lab', lab=lab, label='full rerun')
+        for i in range(1, args.reruns + 1):
+            runs['rerun%d' % i] = common.run_playbook('site.yml', 'inventories/lab', lab=lab, label='full rerun')
+            if args.mitogen:
+                runs['mitogen rerun%d' % i] = common.run_playbook(
+                    'site.yml', 'inventories/lab', lab=lab, extra_env=MITOGEN_ENV, label='full rerun, mitogen')
         out['runs'] = runs
-        out['top_tasks'] = {k: common.top_tasks(v, args.top) for k, v in runs.items()}
+        out['not_idempotent'] = [k for k, r in runs.items() if k != 'cold' and r['stats']['changed']]
+        out['rerun_median_s'] = statistics.median(r['wall_s'] for k, r in runs.items() if k.startswith('rerun'))
+        if args.mitogen:
+            out['mitogen_rerun_median_s'] = statistics.median(
+                r['wall_s'] for k, r in runs.items() if k.startswith('mitogen'))
+            out['ratio_mitogen_over_stock_rerun'] = round(out['mitogen_rerun_median_s'] / out['rerun_median_s'], 3)
+        out['top_tasks'] = {k: common.top_tasks(v, args.top) for k, v in runs.items() if k in ('cold', 'rerun1')}
     finally:
         if not args.keep_lab:
             common.lab_down(lab)
@@ -134,10 +158,18 @@ def report(results):
         rows = []
         for k, r in fs['runs'].items():
             s = r['stats']
-            rows.append(['site.yml ' + k, r['wall_s'], r['tasks_run'], s['changed'], s['skipped'],
-                         r['task_entries']])
-        print('\n(1) Full stack, fresh lab %s (4 hosts, SSH)' % fs['lab'])
-        print(table(['run', 'wall s', 'tasks run (ok)', 'changed', 'skipped', 'task entries'], rows))
+            per_host = ' '.join('%s %d/%d' % (h, v.get('ok', 0), v.get('skipped', 0))
+                                for h, v in sorted(r['per_host'].items()) if h != 'localhost')
+            rows.append(['site.yml ' + k, r['wall_s'], r['cpu'].get('floor_wall_s'), r['tasks_run'], s['changed'],
+                         s['skipped'], per_host])
+        print('\n(1) Full stack, fresh lab %s (4 hosts, SSH; %s)' % (fs['lab'], fs.get('order', '')))
+        print(table(['run', 'wall s', 'CPU floor s', 'tasks run (ok)', 'changed', 'skipped',
+                     'per host ok/skipped'], rows))
+        if fs.get('not_idempotent'):
+            print('NOT IDEMPOTENT: %s changed something' % ', '.join(fs['not_idempotent']))
+        if 'ratio_mitogen_over_stock_rerun' in fs:
+            print('rerun medians: stock ssh %.1f s, mitogen %.1f s (ratio %.2f)' % (
+                fs['rerun_median_s'], fs['mitogen_rerun_median_s'], fs['ratio_mitogen_over_stock_rerun']))
     sb = results.get('side_by_side')
     if sb and 'runs' in sb:
         rows = []
@@ -154,7 +186,7 @@ def report(results):
             print(table(['task', 's', 'times', 'changed'],
                         [[t['name'], t['seconds'], t['count'], t['changed']] for t in sb['top_tasks']['ours'][k]]))
     if fs and 'top_tasks' in fs:
-        for k in ('cold', 'rerun'):
+        for k in fs['top_tasks']:
             print('\nTop time sinks, site.yml %s (task time, all hosts in parallel):' % k)
             print(table(['task', 's', 'times', 'changed'],
                         [[t['name'], t['seconds'], t['count'], t['changed']] for t in fs['top_tasks'][k]]))
@@ -167,10 +199,13 @@ def main():
     p.add_argument('--peer-play', default=os.path.join(PEERS, 'prometheus-prometheus-peer.yml'))
     p.add_argument('--skip-full', action='store_true', help='skip (1) the full-stack converge')
     p.add_argument('--skip-cmp', action='store_true', help='skip (2) the side-by-side converge')
-    p.add_argument('--reruns', type=int, default=1, help='idempotent reruns of site.yml')
+    p.add_argument('--reruns', type=int, default=2, help='idempotent reruns of site.yml (each stock, then mitogen)')
+    p.add_argument('--no-mitogen', dest='mitogen', action='store_false',
+                   help='no mitogen reruns (they run when mitogen is installed: requirements.txt)')
     p.add_argument('--top', type=int, default=12, help='top time sinks to keep')
     p.add_argument('--keep-lab', action='store_true', help='leave the labs running (e.g. for bench_request_path.py)')
     args = p.parse_args()
+    args.mitogen = args.mitogen and mitogen_available()
 
     path = os.path.join(common.RESULTS, 'converge.json')
     results = {}

@@ -82,6 +82,8 @@ def main():
     p.add_argument('--sizes', default='1,5,10')
     p.add_argument('--inotify-instances', type=int, default=1024,
                    help='fs.inotify.max_user_instances to set for more than 10 hosts when lower (0: never)')
+    p.add_argument('--kinds', default=','.join(KINDS),
+                   help='runs per size, of %s (cold always runs: the others need a converged lab)' % ', '.join(KINDS))
     p.add_argument('--report', action='store_true', help='only fit and print bench/results/hosts.json')
     p.add_argument('--add', action='store_true',
                    help='keep the sizes of the previous bench/results/hosts.json (run sizes in steps)')
@@ -90,6 +92,9 @@ def main():
         with open(os.path.join(common.RESULTS, 'hosts.json')) as f:
             return report(json.load(f))
     sizes = [int(s) for s in args.sizes.split(',')]
+    kinds = set(args.kinds.split(',')) | {'cold'}
+    if not kinds <= set(KINDS):
+        p.error('--kinds: %s are not runs of this benchmark (%s)' % (', '.join(sorted(kinds - set(KINDS))), ', '.join(KINDS)))
     tmp = tempfile.mkdtemp(prefix='bench-hosts-')
     state = os.path.join(common.STATE, args.lab)
     extra = ['-e', 'lab_state_dir=%s' % state]
@@ -110,16 +115,19 @@ def main():
             res = {}
             res['cold'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab, extra_args=extra,
                                               label='N=%d cold' % n)
-            res['rerun'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab, extra_args=extra,
-                                               label='N=%d rerun' % n)
-            res['check'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab,
-                                               extra_args=extra + ['--check', '--diff'], label='N=%d check' % n)
-            res['drift'] = common.run_playbook(
-                'playbooks/drift_check.yml', inv, lab=args.lab, label='N=%d drift check' % n,
-                extra_args=extra + ['-e', 'drift_config_playbook=%s' % os.path.join(REPO, 'playbooks', 'haproxy.yml'),
-                                    '-e', 'drift_report_dir=%s' % os.path.join(tmp, 'drift-%d' % n),
-                                    '-e', 'drift_fail_on_drift=true',
-                                    '-e', json.dumps({'drift_config_extra_args': extra})])
+            if 'rerun' in kinds:
+                res['rerun'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab, extra_args=extra,
+                                                   label='N=%d rerun' % n)
+            if 'check' in kinds:
+                res['check'] = common.run_playbook('playbooks/haproxy.yml', inv, lab=args.lab,
+                                                   extra_args=extra + ['--check', '--diff'], label='N=%d check' % n)
+            if 'drift' in kinds:
+                res['drift'] = common.run_playbook(
+                    'playbooks/drift_check.yml', inv, lab=args.lab, label='N=%d drift check' % n,
+                    extra_args=extra + ['-e', 'drift_config_playbook=%s' % os.path.join(REPO, 'playbooks', 'haproxy.yml'),
+                                        '-e', 'drift_report_dir=%s' % os.path.join(tmp, 'drift-%d' % n),
+                                        '-e', 'drift_fail_on_drift=true',
+                                        '-e', json.dumps({'drift_config_extra_args': extra})])
             for r in res.values():
                 r.pop('per_host', None)
             out['sizes'][str(n)] = res
@@ -150,8 +158,8 @@ def report(out):
     out['fit'] = fit
     common.save('hosts', out)
     rows = [[n] + [out['sizes'][str(n)].get(k, {}).get('wall_s', '') for k in KINDS]
-            + ['%s' % out['sizes'][str(n)]['rerun'].get('cpu', {}).get('floor_wall_s', '')]
-            + [out['sizes'][str(n)]['rerun']['stats']['changed']] for n in ns]
+            + ['%s' % out['sizes'][str(n)].get('rerun', {}).get('cpu', {}).get('floor_wall_s', '')]
+            + [out['sizes'][str(n)].get('rerun', {}).get('stats', {}).get('changed', '')] for n in ns]
     print('\nplaybooks/haproxy.yml on N load balancers (fresh lab each N, SSH, forks 20)')
     print(table(['N', 'cold s', 'rerun s', 'check s', 'drift check s', 'rerun CPU floor s', 'rerun changed'], rows))
     for k, f in fit.items():

@@ -15,6 +15,7 @@ export ACGS_LAB
 # Opt-in accelerator (README "Faster runs with mitogen"): ACGS_ACCELERATE=mitogen runs every
 # playbook here (lab, tests, molecule) with mitogen's strategies instead of one ssh run per task.
 ifeq ($(ACGS_ACCELERATE),mitogen)
+export ACGS_ACCELERATE
 export ANSIBLE_STRATEGY_PLUGINS := $(CURDIR)/tools/mitogen
 export ANSIBLE_STRATEGY := mitogen_linear
 else ifneq ($(ACGS_ACCELERATE),)

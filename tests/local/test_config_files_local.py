@@ -122,3 +122,32 @@ def test_attributes_only_and_secrets_stay_out_of_diff(local_workdir, run_playboo
     results = run_playbook(with_value('two'))[0]
     assert results['key']['files'][0]['changes'] == ['mode'] and results['key']['changed'] is True
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.stat(key).st_ino == inode
+
+
+def test_absent_items_remove_whatever_is_there_and_a_rerun_is_one_module_run(local_workdir, run_playbook):
+    gone = os.path.join(local_workdir, 'conf.d')
+    os.makedirs(gone)
+    old_file, old_link, old_dir = (os.path.join(gone, name) for name in ('50-old.cfg', 'old.sock', 'old.d'))
+    with open(old_file, 'w') as handle:
+        handle.write('old\n')
+    os.symlink(old_file, old_link)
+    os.makedirs(os.path.join(old_dir, 'inner'))
+    task = {'name': 'Remove the old files', 'acgs.haproxy_stack.config_files': {'files': [
+        {'path': old_file, 'state': 'absent'}, {'path': old_link, 'state': 'absent'},
+        {'path': old_dir, 'state': 'absent'}, {'path': os.path.join(gone, 'never-there'), 'state': 'absent'}]}}
+
+    # Check mode reports what would go, removes nothing.
+    results = run_playbook([dict(task, register='check', check_mode=True)])[0]
+    assert results['check']['changed'] is True
+    assert [f['changes'] for f in results['check']['files']] == [['remove'], ['remove'], ['remove'], []]
+    assert os.path.exists(old_file) and os.path.islink(old_link) and os.path.isdir(old_dir)
+
+    results = run_playbook([dict(task, register='remove')], extra_args=['--diff'])[0]
+    assert results['remove']['changed'] is True and not results['remove'].get('failed'), results['remove']
+    assert [f['changed'] for f in results['remove']['files']] == [True, True, True, False]
+    assert sorted(os.listdir(gone)) == []
+
+    # Nothing left to remove: one module run, nothing changed.
+    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv'])
+    assert results['again']['changed'] is False, results['again']
+    assert module_runs(stdout, 'Remove the old files') == 1

@@ -44,7 +44,10 @@ def _as_list(diff):
 
 class ActionModule(ActionBase):
 
-    TRANSFERS_FILES = True
+    # No remote temporary directory up front: with pipelining the check sends the module on stdin,
+    # so an unchanged task is one command on the host, not four (home, mkdir, module, rm). Only an
+    # item that copy writes needs one, and copy's action makes and removes its own.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(('files',))
 
     def run(self, tmp=None, task_vars=None):

@@ -25,6 +25,13 @@ def module_runs(stdout, task_name):
     return len(MODULE_RUN.findall(section))
 
 
+def remote_commands(stdout, task_name):
+    """Every command run on the host (module runs and the temporary directory's mkdir and rm) in the -vvv
+    output of the task named task_name."""
+    section = stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
+    return re.findall(r"EXEC (/bin/sh -c .*)", section)
+
+
 def files_task(workdir, name='Manage the files', json_text='{"a": 1}\n', template_word='world', **task):
     template = os.path.join(workdir, 'greeting.j2')
     with open(template, 'w') as handle:
@@ -56,10 +63,14 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert stat.S_IMODE(os.stat(out + '/data.json').st_mode) == 0o640
 
     # Rerun: nothing changes, and the whole task is one module run.
-    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'])
+    # (pipelining as over SSH: ansible.cfg sets it for ssh only, the local connection takes the variable)
+    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'],
+                                   play_vars={'ansible_pipelining': True})
     assert results['again']['changed'] is False, results['again']
     assert all(not f['changed'] and f['changes'] == [] for f in results['again']['files'])
     assert module_runs(stdout, 'Manage the files') == 1
+    # With pipelining nothing else either: no temporary directory is made (and removed) on the host.
+    assert len(remote_commands(stdout, 'Manage the files')) == 1, remote_commands(stdout, 'Manage the files')
 
     # A bad file fails its validate: the task fails naming it, the old file stays, items after it are not touched.
     before = os.stat(out + '/data.json')
@@ -148,6 +159,7 @@ def test_absent_items_remove_whatever_is_there_and_a_rerun_is_one_module_run(loc
     assert sorted(os.listdir(gone)) == []
 
     # Nothing left to remove: one module run, nothing changed.
-    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv'])
+    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv'], play_vars={'ansible_pipelining': True})
     assert results['again']['changed'] is False, results['again']
     assert module_runs(stdout, 'Remove the old files') == 1
+    assert len(remote_commands(stdout, 'Remove the old files')) == 1, remote_commands(stdout, 'Remove the old files')

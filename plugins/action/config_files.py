@@ -5,8 +5,8 @@
 """Action plugin of acgs.haproxy_stack.config_files (documented in plugins/modules/config_files.py).
 
 Why: an unchanged template or copy task costs two module runs on the host per file (stat, then file
-for the attributes) and a file task one per directory; a role's configure step is mostly such
-tasks. Here every template and content is rendered on the controller, one module run reports
+for the attributes) and a file task one per directory or path to remove; a role's configure step
+is mostly such tasks. Here every template and content is rendered on the controller, one module run reports
 every path, and only what differs goes through copy (with its validate) or file, so a rerun with
 nothing to change costs one module run per task."""
 from __future__ import absolute_import, division, print_function
@@ -31,6 +31,8 @@ from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._config_files i
     ConfigFilesError, differences, normalize_items)
 
 MODULE = 'acgs.haproxy_stack.config_files'
+# Items whose content is rendered here and written through copy; the others (directory, absent) go through file.
+FILE_KINDS = frozenset(('template', 'src', 'content'))
 
 
 def _as_list(diff):
@@ -42,7 +44,10 @@ def _as_list(diff):
 
 class ActionModule(ActionBase):
 
-    TRANSFERS_FILES = True
+    # No remote temporary directory up front: with pipelining the check sends the module on stdin,
+    # so an unchanged task is one command on the host, not four (home, mkdir, module, rm). Only an
+    # item that copy writes needs one, and copy's action makes and removes its own.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(('files',))
 
     def run(self, tmp=None, task_vars=None):
@@ -56,15 +61,15 @@ class ActionModule(ActionBase):
             except ConfigFilesError as exc:
                 raise AnsibleActionFail('config_files: %s' % exc)
             for item in items:
-                if item['kind'] != 'directory':
+                if item['kind'] in FILE_KINDS:
                     item['data'] = self._render(item, task_vars)
                     item['checksum'] = checksum_s(item['data'])
 
             # The one module run an unchanged task costs: what is at every path.
             found = self._execute_module(
                 module_name=MODULE, task_vars=task_vars,
-                module_args={'files': [{'path': i['path'], 'state': 'directory'} if i['kind'] == 'directory'
-                                       else {'dest': i['path'], 'state': 'file'} for i in items]})
+                module_args={'files': [{'dest': i['path'], 'state': 'file'} if i['kind'] in FILE_KINDS
+                                       else {'path': i['path'], 'state': i['kind']} for i in items]})
             if found.get('failed'):
                 result.update(failed=True, msg='config_files: could not inspect the paths: %s' % found.get('msg'))
                 return result
@@ -84,7 +89,7 @@ class ActionModule(ActionBase):
                 outcome = self._apply(item, there, report['changes'], local_tmp, task_vars)
                 report['changed'] = bool(outcome.get('changed'))
                 for diff in _as_list(outcome.get('diff')):
-                    if 'after_header' in diff and item['kind'] != 'directory':
+                    if 'after_header' in diff and item['kind'] in FILE_KINDS:
                         # copy names the controller's temporary file; the reader wants where it came from.
                         diff['after_header'] = '%s (%s %s)' % (item['path'], item['kind'],
                                                                item['source'] if item['kind'] != 'content' else 'of the task')
@@ -152,7 +157,12 @@ class ActionModule(ActionBase):
         return to_bytes('' if rendered is None else rendered, encoding='utf-8', errors='surrogate_or_strict')
 
     def _apply(self, item, there, changes, local_tmp, task_vars):
-        """Write one item that differs, through copy (content, with validate) or file (directory, attributes)."""
+        """Write one item that differs, through copy (content, with validate) or file (directory, attributes,
+        removal)."""
+        if item['kind'] == 'absent':
+            # Whatever is there goes, as with the file module's state=absent (which also does check mode and diff).
+            return self._execute_module(module_name='ansible.legacy.file', task_vars=task_vars,
+                                        module_args=dict(path=item['path'], state='absent'))
         if changes == ['type'] and not (item['kind'] != 'directory' and there.get('type') == 'link'):
             return {'failed': True, 'changed': False,
                     'msg': 'a %s is in the way, where a %s is wanted; remove it first'

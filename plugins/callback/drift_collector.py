@@ -12,7 +12,8 @@ short_description: Record which tasks a check-mode run would change, without the
 version_added: 0.1.0
 description:
   - Stdout callback for a C(--check --diff) run of the stack's playbooks, used by C(playbooks/drift_check.yml).
-  - Records, per host, every task that would change something (its role, its name and the file or path it manages),
+  - Records, per host, every task that would change something (its role, its name and the file or path it manages;
+    one item per changed path of an M(acgs.haproxy_stack.config_files) task),
     every task that failed and every unreachable host, and writes them as one JSON document.
   - Never records a task's result, diff or arguments beyond the managed path, so the content of files with secrets
     never leaves the run, whether or not the task has C(no_log) or C(diff=false). Handlers are not recorded (they
@@ -76,6 +77,15 @@ def _path(result):
     return None
 
 
+def _config_files_paths(result):
+    """The changed paths of an acgs.haproxy_stack.config_files result (its `files` report), else []."""
+    files = result.get("files")
+    if result.get("censored") or not isinstance(files, list):
+        return []
+    return [f["path"] for f in files
+            if isinstance(f, dict) and f.get("changed") and isinstance(f.get("path"), str) and f["path"].startswith("/")]
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "stdout"
@@ -107,6 +117,10 @@ class CallbackModule(CallbackBase):
                 for sub in res["results"]:
                     if isinstance(sub, dict) and sub.get("changed"):
                         self._record(result, "changed", _path(sub))
+            elif _config_files_paths(res):
+                # One config_files task manages several paths: each one that would change is an item.
+                for path in _config_files_paths(res):
+                    self._record(result, "changed", path)
             else:
                 self._record(result, "changed", _path(res))
 

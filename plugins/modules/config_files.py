@@ -18,9 +18,10 @@ description:
     module run for the type, SHA-1 checksum, mode, owner and group of every path.
   - Only the items that differ are then written, each through the usual machinery - M(ansible.builtin.copy) for a
     file whose content differs (so its O(files[].validate) command checks the new file B(before) it replaces the old
-    one), M(ansible.builtin.file) for a directory or for a file whose mode, owner or group alone differ.
+    one), M(ansible.builtin.file) for a directory, for a file whose mode, owner or group alone differ, or to remove
+    what is at a path that must be absent.
   - With nothing to change the task costs one module run on the host, where a M(ansible.builtin.template) or
-    M(ansible.builtin.copy) task costs two per file and M(ansible.builtin.file) one per directory.
+    M(ansible.builtin.copy) task costs two per file and M(ansible.builtin.file) one per directory or path removed.
   - Items are written in the order of O(files) and the first one that fails (a failing O(files[].validate), for
     example) stops the task; the items before it stay written, the ones after it are not touched.
   - This module needs its action plugin (the task runs it under the same name); run on its own it only reports
@@ -52,7 +53,8 @@ options:
       - The directories and files, in the order they are to be written (a file whose O(files[].validate) reads
         another one comes after it).
       - A directory item has O(files[].path) and O(files[].state=directory); a file item has O(files[].dest) and
-        exactly one of O(files[].template), O(files[].src) or O(files[].content).
+        exactly one of O(files[].template), O(files[].src) or O(files[].content); an item that removes a path has
+        O(files[].path) and O(files[].state=absent), nothing else.
       - No path may appear twice.
     type: list
     elements: dict
@@ -60,12 +62,14 @@ options:
     suboptions:
       state:
         description:
-          - V(directory) for a directory, V(file) for a file.
+          - V(directory) for a directory, V(file) for a file, V(absent) for a path to remove.
           - Defaults to V(directory) for an item with O(files[].path) and to V(file) for one with O(files[].dest).
+          - V(absent) removes whatever is at O(files[].path) (a file, a link, a socket; a directory with its
+            content), as M(ansible.builtin.file) with O(ansible.builtin.file#module:state=absent) does.
         type: str
-        choices: [directory, file]
+        choices: [directory, file, absent]
       path:
-        description: Absolute path of a directory (created with its parents if missing).
+        description: Absolute path of a directory (created with its parents if missing) or of a path to remove.
         type: path
       dest:
         description: Absolute path of a file.
@@ -142,6 +146,13 @@ EXAMPLES = r"""
         validate: promtool check config %s
   notify: Reload prometheus
 
+- name: Remove a rule file that is no longer wanted (one module run when it is already gone)
+  acgs.haproxy_stack.config_files:
+    files:
+      - path: /etc/prometheus/rules/old.yml
+        state: absent
+  notify: Reload prometheus
+
 - name: Copy a TLS key without showing it in --diff
   acgs.haproxy_stack.config_files:
     files:
@@ -163,7 +174,7 @@ files:
       type: str
       sample: /etc/prometheus/prometheus.yml
     kind:
-      description: V(directory), V(template), V(src) or V(content).
+      description: V(directory), V(absent), V(template), V(src) or V(content).
       type: str
       sample: content
     changed:
@@ -172,7 +183,8 @@ files:
       sample: true
     changes:
       description:
-        - What differed - V(create), V(content), V(mode), V(owner), V(group) or V(type); empty when nothing did.
+        - What differed - V(create), V(content), V(mode), V(owner), V(group), V(type) or (an absent item's path
+          exists) V(remove); empty when nothing did.
       type: list
       elements: str
       sample: [content]
@@ -263,7 +275,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             files=dict(type='list', elements='dict', required=True, options=dict(
-                state=dict(type='str', choices=['directory', 'file']),
+                state=dict(type='str', choices=['directory', 'file', 'absent']),
                 path=dict(type='path'),
                 dest=dict(type='path'),
                 template=dict(type='path'),

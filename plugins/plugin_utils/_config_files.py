@@ -11,6 +11,7 @@ __metaclass__ = type
 import re
 
 DIRECTORY_KEYS = frozenset(('path', 'state', 'mode', 'owner', 'group'))
+ABSENT_KEYS = frozenset(('path', 'state'))
 FILE_KEYS = frozenset(('dest', 'state', 'template', 'src', 'content', 'mode', 'owner', 'group', 'validate', 'show_diff'))
 SOURCE_KEYS = ('template', 'src', 'content')
 # Only octal modes: a symbolic mode (u=rw,g=r) depends on the mode the file has, so comparing it
@@ -51,8 +52,8 @@ def normalize_mode(mode, label):
 
 
 def normalize_items(files):
-    """Check the task's `files` and return them with `kind` (directory, template, src, content) and the
-    mode as '0644'. Raises ConfigFilesError naming the first wrong item and key."""
+    """Check the task's `files` and return them with `kind` (directory, absent, template, src, content) and
+    the mode as '0644'. Raises ConfigFilesError naming the first wrong item and key."""
     if not isinstance(files, list) or not files:
         raise ConfigFilesError('files must be a non-empty list of items (directories and files)')
     items = []
@@ -62,13 +63,14 @@ def normalize_items(files):
         if not isinstance(raw, dict):
             raise ConfigFilesError('%s must be a dictionary, got %s' % (label, type(raw).__name__))
         state = raw.get('state', 'directory' if 'path' in raw and 'dest' not in raw else 'file')
-        if state not in ('directory', 'file'):
-            raise ConfigFilesError('%s: state must be "directory" or "file", got %r' % (label, state))
-        allowed = DIRECTORY_KEYS if state == 'directory' else FILE_KEYS
+        if state not in ('directory', 'file', 'absent'):
+            raise ConfigFilesError('%s: state must be "directory", "file" or "absent", got %r' % (label, state))
+        allowed = {'directory': DIRECTORY_KEYS, 'absent': ABSENT_KEYS}.get(state, FILE_KEYS)
         unknown = sorted(set(raw) - allowed)
         if unknown:
-            raise ConfigFilesError('%s: unknown key%s %s for a %s item (allowed: %s)'
-                                   % (label, 's' if len(unknown) > 1 else '', ', '.join(unknown), state,
+            raise ConfigFilesError('%s: unknown key%s %s for %s %s item (allowed: %s)'
+                                   % (label, 's' if len(unknown) > 1 else '', ', '.join(unknown),
+                                      'an' if state == 'absent' else 'a', state,
                                       ', '.join(sorted(allowed))))
         item = {'index': index, 'label': label,
                 'mode': normalize_mode(raw.get('mode'), label)}
@@ -77,11 +79,13 @@ def normalize_items(files):
             if value is not None and (isinstance(value, (bool, dict, list)) or str(value) == ''):
                 raise ConfigFilesError('%s: %s must be a user or group name or number, got %r' % (label, key, value))
             item[key] = None if value is None else str(value)
-        if state == 'directory':
+        if state in ('directory', 'absent'):
             path = raw.get('path')
             if not isinstance(path, str) or not path.startswith('/'):
                 raise ConfigFilesError('%s: path must be an absolute path, got %r' % (label, path))
-            item.update(kind='directory', path=path)
+            if state == 'absent' and path.strip('/') == '':
+                raise ConfigFilesError('%s: refusing to remove %r' % (label, path))
+            item.update(kind=state, path=path)
         else:
             dest = raw.get('dest')
             if not isinstance(dest, str) or not dest.startswith('/') or dest.endswith('/'):
@@ -122,7 +126,10 @@ def differences(item, found, checksum=None):
 
     Returns a list, empty when nothing differs: 'create' (nothing there), 'content', 'mode',
     'owner', 'group'; or 'type' when something of another type is in the way (a file where a
-    directory is wanted, a directory or link where a file is)."""
+    directory is wanted, a directory or link where a file is); for an absent item, 'remove' when
+    anything (of any type) is there."""
+    if item['kind'] == 'absent':
+        return ['remove'] if found.get('exists') else []
     if not found.get('exists'):
         return ['create']
     wanted_type = 'directory' if item['kind'] == 'directory' else 'file'

@@ -25,6 +25,13 @@ def module_runs(stdout, task_name):
     return len(MODULE_RUN.findall(section))
 
 
+def remote_commands(stdout, task_name):
+    """Every command run on the host (module runs and the temporary directory's mkdir and rm) in the -vvv
+    output of the task named task_name."""
+    section = stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
+    return re.findall(r"EXEC (/bin/sh -c .*)", section)
+
+
 def files_task(workdir, name='Manage the files', json_text='{"a": 1}\n', template_word='world', **task):
     template = os.path.join(workdir, 'greeting.j2')
     with open(template, 'w') as handle:
@@ -56,10 +63,14 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert stat.S_IMODE(os.stat(out + '/data.json').st_mode) == 0o640
 
     # Rerun: nothing changes, and the whole task is one module run.
-    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'])
+    # (pipelining as over SSH: ansible.cfg sets it for ssh only, the local connection takes the variable)
+    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'],
+                                   play_vars={'ansible_pipelining': True})
     assert results['again']['changed'] is False, results['again']
     assert all(not f['changed'] and f['changes'] == [] for f in results['again']['files'])
     assert module_runs(stdout, 'Manage the files') == 1
+    # With pipelining nothing else either: no temporary directory is made (and removed) on the host.
+    assert len(remote_commands(stdout, 'Manage the files')) == 1, remote_commands(stdout, 'Manage the files')
 
     # A bad file fails its validate: the task fails naming it, the old file stays, items after it are not touched.
     before = os.stat(out + '/data.json')
@@ -122,3 +133,33 @@ def test_attributes_only_and_secrets_stay_out_of_diff(local_workdir, run_playboo
     results = run_playbook(with_value('two'))[0]
     assert results['key']['files'][0]['changes'] == ['mode'] and results['key']['changed'] is True
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.stat(key).st_ino == inode
+
+
+def test_absent_items_remove_whatever_is_there_and_a_rerun_is_one_module_run(local_workdir, run_playbook):
+    gone = os.path.join(local_workdir, 'conf.d')
+    os.makedirs(gone)
+    old_file, old_link, old_dir = (os.path.join(gone, name) for name in ('50-old.cfg', 'old.sock', 'old.d'))
+    with open(old_file, 'w') as handle:
+        handle.write('old\n')
+    os.symlink(old_file, old_link)
+    os.makedirs(os.path.join(old_dir, 'inner'))
+    task = {'name': 'Remove the old files', 'acgs.haproxy_stack.config_files': {'files': [
+        {'path': old_file, 'state': 'absent'}, {'path': old_link, 'state': 'absent'},
+        {'path': old_dir, 'state': 'absent'}, {'path': os.path.join(gone, 'never-there'), 'state': 'absent'}]}}
+
+    # Check mode reports what would go, removes nothing.
+    results = run_playbook([dict(task, register='check', check_mode=True)])[0]
+    assert results['check']['changed'] is True
+    assert [f['changes'] for f in results['check']['files']] == [['remove'], ['remove'], ['remove'], []]
+    assert os.path.exists(old_file) and os.path.islink(old_link) and os.path.isdir(old_dir)
+
+    results = run_playbook([dict(task, register='remove')], extra_args=['--diff'])[0]
+    assert results['remove']['changed'] is True and not results['remove'].get('failed'), results['remove']
+    assert [f['changed'] for f in results['remove']['files']] == [True, True, True, False]
+    assert sorted(os.listdir(gone)) == []
+
+    # Nothing left to remove: one module run, nothing changed.
+    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv'], play_vars={'ansible_pipelining': True})
+    assert results['again']['changed'] is False, results['again']
+    assert module_runs(stdout, 'Remove the old files') == 1
+    assert len(remote_commands(stdout, 'Remove the old files')) == 1, remote_commands(stdout, 'Remove the old files')

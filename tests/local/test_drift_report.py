@@ -16,8 +16,11 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.acgs.haproxy_stack.plugins.callback import drift_collector
 from ansible_collections.acgs.haproxy_stack.plugins.filter.drift_report import drift_report
 
+# The haproxy role's task that writes haproxy.cfg (roles/haproxy/tasks/configure.yml).
+WRITE_CFG = "Install the TLS certificate and key, write haproxy.cfg, remove 00-stats.cfg when stats are off"
+
 ITEMS = [
-    {"host": "lb1", "component": "haproxy", "kind": "config", "what": "would change: Write haproxy.cfg (/etc/haproxy/haproxy.cfg)"},
+    {"host": "lb1", "component": "haproxy", "kind": "config", "what": "would change: %s (/etc/haproxy/haproxy.cfg)" % WRITE_CFG},
     {"host": "lb1", "component": "haproxy", "kind": "runtime", "what": "server auth_backend/app1 is in MAINT"},
     {"host": "lb1", "component": "haproxy", "kind": "runtime", "what": "server auth_backend/app1 is in MAINT"},
     {"host": "app1", "component": "demo_app", "kind": "runtime", "what": "service acgs-demo@auth.service is stopped"},
@@ -67,8 +70,9 @@ def test_collector_keeps_paths_never_content(tmp_path):
     cb = drift_collector.CallbackModule()
     cb._plugin_options = {"output_file": str(out)}
     role = SimpleNamespace(get_name=lambda include_role_fqcn=False: "haproxy")
-    task = SimpleNamespace(_role=role, name="Write haproxy.cfg", action="template", tags=[])
-    secret = SimpleNamespace(_role=role, name="Write the stats page configuration", action="template", tags=[])
+    task = SimpleNamespace(_role=role, name=WRITE_CFG, action="acgs.haproxy_stack.config_files", tags=[])
+    secret = SimpleNamespace(_role=role, name="Write the stats page configuration", action="acgs.haproxy_stack.config_files",
+                             tags=[])
     cb.v2_runner_on_ok(_result(task, "lb1", {"changed": True, "diff": [{
         "before_header": "/etc/haproxy/haproxy.cfg", "after_header": "/tmp/x/haproxy.cfg.j2",
         "before": "timeout client 31s\n", "after": "timeout client 30s\n"}]}))
@@ -78,6 +82,29 @@ def test_collector_keeps_paths_never_content(tmp_path):
     text = out.read_text()
     doc = json.loads(text)
     assert [(i["host"], i["component"], i["task"], i["path"]) for i in doc["items"]] == [
-        ("lb1", "haproxy", "Write haproxy.cfg", "/etc/haproxy/haproxy.cfg"),
+        ("lb1", "haproxy", WRITE_CFG, "/etc/haproxy/haproxy.cfg"),
         ("lb1", "haproxy", "Write the stats page configuration", None)]
     assert "31s" not in text and "timeout" not in text, "diff content must never be recorded"
+
+
+def test_collector_records_each_changed_path_of_a_config_files_task(tmp_path):
+    out = tmp_path / "collected.json"
+    cb = drift_collector.CallbackModule()
+    cb._plugin_options = {"output_file": str(out)}
+    role = SimpleNamespace(get_name=lambda include_role_fqcn=False: "haproxy")
+    task = SimpleNamespace(_role=role, name=WRITE_CFG, action="acgs.haproxy_stack.config_files", tags=[])
+    secret = SimpleNamespace(_role=role, name="Write the stats page configuration",
+                             action="acgs.haproxy_stack.config_files", tags=[])
+    # The certificate (show_diff false: no diff) and haproxy.cfg would change; the diff only names haproxy.cfg.
+    cb.v2_runner_on_ok(_result(task, "lb1", {"changed": True, "files": [
+        {"path": "/etc/haproxy/certs/haproxy.pem", "kind": "src", "changed": True, "changes": ["content"]},
+        {"path": "/etc/haproxy/haproxy.cfg", "kind": "template", "changed": True, "changes": ["content"]},
+        {"path": "/etc/haproxy/conf.d/00-stats.cfg", "kind": "absent", "changed": False, "changes": []}],
+        "diff": [{"before_header": "/etc/haproxy/haproxy.cfg", "before": "timeout client 31s\n", "after": "x\n"}]}))
+    cb.v2_runner_on_ok(_result(secret, "lb1", {"changed": True, "censored": "the output has been hidden"}))
+    cb.v2_playbook_on_stats(SimpleNamespace(processed={"lb1": 1}, summarize=lambda h: {"changed": 2}))
+    text = out.read_text()
+    assert [(i["task"], i["path"]) for i in json.loads(text)["items"]] == [
+        (task.name, "/etc/haproxy/certs/haproxy.pem"), (task.name, "/etc/haproxy/haproxy.cfg"),
+        ("Write the stats page configuration", None)]
+    assert "31s" not in text, "diff content must never be recorded"

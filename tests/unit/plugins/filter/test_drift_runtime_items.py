@@ -127,10 +127,13 @@ def test_bad_server():
         drift_runtime_items({}, "h", {}, [], ["haproxy"], servers=[{"name": "x"}])
 
 
+# The haproxy role's task that writes haproxy.cfg (roles/haproxy/tasks/configure.yml).
+WRITE_CFG = "Install the TLS certificate and key, write haproxy.cfg, remove 00-stats.cfg when stats are off"
+
 # (id, record, what)
 CONFIG = [
-    ("changed_path", {"status": "changed", "task": "haproxy : Write haproxy.cfg", "path": "/etc/haproxy/haproxy.cfg"},
-     "would change: haproxy : Write haproxy.cfg (/etc/haproxy/haproxy.cfg)"),
+    ("changed_path", {"status": "changed", "task": "haproxy : " + WRITE_CFG, "path": "/etc/haproxy/haproxy.cfg"},
+     "would change: haproxy : " + WRITE_CFG + " (/etc/haproxy/haproxy.cfg)"),
     ("changed_no_path", {"status": "changed", "task": "grafana : Install", "path": ""}, "would change: grafana : Install"),
     ("changed_null_path", {"status": "changed", "task": "t", "path": None}, "would change: t"),
     ("failed", {"status": "failed", "task": "prometheus : Check", "path": "/x"}, "check failed: prometheus : Check"),

@@ -61,7 +61,15 @@ def test_modes(mode, expected):
      "files[0] (/etc/prometheus/prometheus.yml): validate must contain %s (the file to check)"),
     ([dict(CONTENT, notify='x')], 'files[0] (/etc/prometheus/prometheus.yml): unknown key notify for a file item'),
     ([dict(DIRECTORY, validate='x %s')], 'files[0] (/etc/prometheus/rules): unknown key validate for a directory item'),
-    ([dict(CONTENT, state='link')], 'files[0] (/etc/prometheus/prometheus.yml): state must be "directory" or "file"'),
+    ([dict(CONTENT, state='link')],
+     'files[0] (/etc/prometheus/prometheus.yml): state must be "directory", "file" or "absent"'),
+    ([{'path': '/etc/x.cfg', 'state': 'absent', 'mode': '0644'}],
+     'files[0] (/etc/x.cfg): unknown key mode for an absent item (allowed: path, state)'),
+    ([{'dest': '/etc/x.cfg', 'state': 'absent'}], 'files[0] (/etc/x.cfg): unknown key dest for an absent item'),
+    ([{'path': 'x.cfg', 'state': 'absent'}], "files[0] (x.cfg): path must be an absolute path, got 'x.cfg'"),
+    ([{'path': '//', 'state': 'absent'}], "files[0] (//): refusing to remove '//'"),
+    ([CONTENT, {'path': '/etc/prometheus/prometheus.yml', 'state': 'absent'}],
+     'files[1] (/etc/prometheus/prometheus.yml): /etc/prometheus/prometheus.yml is already managed by files[0]'),
     ([dict(CONTENT, owner='')], 'files[0] (/etc/prometheus/prometheus.yml): owner must be a user or group name or number'),
     ([dict(CONTENT, show_diff='no')], 'files[0] (/etc/prometheus/prometheus.yml): show_diff must be true or false'),
     ([dict(SRC, src=['a'])], 'files[0] (/etc/prometheus/ca.crt): src must be a file name, got list'),
@@ -110,6 +118,16 @@ def test_differences_of_a_directory():
     assert differences(directory, dict(found, mode='0700', group='root')) == ['mode', 'group']
     assert differences(directory, dict(found, type='file')) == ['type']
     assert differences(directory, {'exists': False}) == ['create']
+
+
+def test_an_absent_item_is_removed_whatever_is_there():
+    absent = normalize_items([{'path': '/etc/haproxy/conf.d/50-old.cfg', 'state': 'absent'}])[0]
+    assert (absent['kind'], absent['path'], absent['mode']) == ('absent', '/etc/haproxy/conf.d/50-old.cfg', None)
+    assert differences(absent, {'exists': False}) == []
+    assert differences(absent, FOUND_FILE) == ['remove']
+    # A socket, a link or a directory goes too, as with the file module's state=absent.
+    for kind in ('other', 'link', 'directory'):
+        assert differences(absent, dict(FOUND_FILE, type=kind, checksum=None)) == ['remove']
 
 
 def test_module_reports_every_path_without_changing_anything(tmp_path, run_module_inproc):

@@ -81,3 +81,24 @@ def test_collector_keeps_paths_never_content(tmp_path):
         ("lb1", "haproxy", "Write haproxy.cfg", "/etc/haproxy/haproxy.cfg"),
         ("lb1", "haproxy", "Write the stats page configuration", None)]
     assert "31s" not in text and "timeout" not in text, "diff content must never be recorded"
+
+
+def test_collector_names_each_changed_file_of_a_config_files_task():
+    """config_files writes several files in one task: each one that would change is an item of its
+    own (as each file of a loop was), also without a diff (diff: false, show_diff: false)."""
+    cb = drift_collector.CallbackModule()
+    role = SimpleNamespace(get_name=lambda include_role_fqcn=False: "grafana")
+    task = SimpleNamespace(_role=role, name="Create the directories, write the dashboards", action="config_files",
+                           tags=[])
+    secret = SimpleNamespace(_role=role, name="Write grafana.ini", action="config_files", tags=[])
+    cb.v2_runner_on_ok(_result(task, "mon1", {"changed": True, "diff": [{
+        "before_header": "/var/lib/grafana/dashboards/a.json", "after_header": "/var/lib/grafana/dashboards/a.json (src a.json)",
+        "before": "{}", "after": '{"x": 1}'}], "files": [
+        {"path": "/var/lib/grafana/dashboards", "kind": "directory", "changed": False, "changes": []},
+        {"path": "/var/lib/grafana/dashboards/a.json", "kind": "src", "changed": True, "changes": ["content"]},
+        {"path": "/var/lib/grafana/dashboards/b.json", "kind": "src", "changed": True, "changes": ["mode"]}]}))
+    cb.v2_runner_on_ok(_result(secret, "mon1", {"changed": True, "censored": "the output has been hidden"}))
+    assert [(i["task"], i["path"]) for i in cb._items] == [
+        ("Create the directories, write the dashboards", "/var/lib/grafana/dashboards/a.json"),
+        ("Create the directories, write the dashboards", "/var/lib/grafana/dashboards/b.json"),
+        ("Write grafana.ini", None)]

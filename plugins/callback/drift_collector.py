@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Stdout callback for a C(--check --diff) run of the stack's playbooks, used by C(playbooks/drift_check.yml).
   - Records, per host, every task that would change something (its role, its name and the file or path it manages;
-    one item per changed path of an M(acgs.haproxy_stack.config_files) task),
-    every task that failed and every unreachable host, and writes them as one JSON document.
+    one record per changed file for a loop or an C(acgs.haproxy_stack.config_files) task), every task that failed
+    and every unreachable host, and writes them as one JSON document.
   - Never records a task's result, diff or arguments beyond the managed path, so the content of files with secrets
     never leaves the run, whether or not the task has C(no_log) or C(diff=false). Handlers are not recorded (they
     only follow the tasks that notified them).
@@ -77,13 +77,16 @@ def _path(result):
     return None
 
 
-def _config_files_paths(result):
-    """The changed paths of an acgs.haproxy_stack.config_files result (its `files` report), else []."""
+def _paths(result):
+    """The managed paths of a result: each file that changed for acgs.haproxy_stack.config_files (one
+    task, several files; its report has only paths and what differed), else the one of _path."""
     files = result.get("files")
-    if result.get("censored") or not isinstance(files, list):
-        return []
-    return [f["path"] for f in files
-            if isinstance(f, dict) and f.get("changed") and isinstance(f.get("path"), str) and f["path"].startswith("/")]
+    if not result.get("censored") and isinstance(files, list):
+        paths = [f["path"] for f in files
+                 if isinstance(f, dict) and "kind" in f and f.get("changed") and isinstance(f.get("path"), str)]
+        if paths:
+            return paths
+    return [_path(result)]
 
 
 class CallbackModule(CallbackBase):
@@ -116,13 +119,11 @@ class CallbackModule(CallbackBase):
             if "results" in res:
                 for sub in res["results"]:
                     if isinstance(sub, dict) and sub.get("changed"):
-                        self._record(result, "changed", _path(sub))
-            elif _config_files_paths(res):
-                # One config_files task manages several paths: each one that would change is an item.
-                for path in _config_files_paths(res):
-                    self._record(result, "changed", path)
+                        for path in _paths(sub):
+                            self._record(result, "changed", path)
             else:
-                self._record(result, "changed", _path(res))
+                for path in _paths(res):
+                    self._record(result, "changed", path)
 
     def v2_runner_item_on_ok(self, result):
         # Loop items are also reported as a whole by v2_runner_on_ok (with "results").

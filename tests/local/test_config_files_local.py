@@ -19,17 +19,26 @@ MODULE_RUN = re.compile(r"EXEC /bin/sh -c '\S*python\S*( \S+AnsiballZ_\w+\.py)? 
 JSON_CHECK = "%s -c 'import json, sys; json.load(open(sys.argv[1]))' %%s" % sys.executable
 
 
+# The connection here is local; the lab's and a site's (ssh) pipeline modules as ansible.cfg says.
+PIPELINING = ['-e', 'ansible_pipelining=true']
+# The command that makes a remote temporary directory (ansible-tmp-...), in -vvv output.
+MAKE_TMP = re.compile(r"EXEC /bin/sh -c '\( umask 77 && mkdir ")
+
+
+def task_section(stdout, task_name):
+    """The -vvv output of the task named task_name."""
+    return stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
+
+
 def module_runs(stdout, task_name):
     """Module runs in the -vvv output of the task named task_name."""
-    section = stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
-    return len(MODULE_RUN.findall(section))
+    return len(MODULE_RUN.findall(task_section(stdout, task_name)))
 
 
 def remote_commands(stdout, task_name):
     """Every command run on the host (module runs and the temporary directory's mkdir and rm) in the -vvv
     output of the task named task_name."""
-    section = stdout.split('TASK [%s]' % task_name, 1)[1].split('TASK [', 1)[0]
-    return re.findall(r"EXEC (/bin/sh -c .*)", section)
+    return re.findall(r"EXEC (/bin/sh -c .*)", task_section(stdout, task_name))
 
 
 def files_task(workdir, name='Manage the files', json_text='{"a": 1}\n', template_word='world', **task):
@@ -62,15 +71,14 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o750
     assert stat.S_IMODE(os.stat(out + '/data.json').st_mode) == 0o640
 
-    # Rerun: nothing changes, and the whole task is one module run.
-    # (pipelining as over SSH: ansible.cfg sets it for ssh only, the local connection takes the variable)
-    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv'],
-                                   play_vars={'ansible_pipelining': True})
+    # Rerun: nothing changes, and the whole task is one module run (pipelined, as ansible.cfg has it
+    # for the hosts).
+    results, stdout = run_playbook([files_task(local_workdir, register='again')], extra_args=['-vvv', *PIPELINING])
     assert results['again']['changed'] is False, results['again']
     assert all(not f['changed'] and f['changes'] == [] for f in results['again']['files'])
     assert module_runs(stdout, 'Manage the files') == 1
-    # With pipelining nothing else either: no temporary directory is made (and removed) on the host.
-    assert len(remote_commands(stdout, 'Manage the files')) == 1, remote_commands(stdout, 'Manage the files')
+    # ... and nothing else: no temporary directory made (and removed) on the host for nothing.
+    assert not MAKE_TMP.search(task_section(stdout, 'Manage the files')), task_section(stdout, 'Manage the files')
 
     # A bad file fails its validate: the task fails naming it, the old file stays, items after it are not touched.
     before = os.stat(out + '/data.json')
@@ -96,9 +104,12 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o600
     assert '-{"a": 1}' in stdout and '+{"a": 2}' in stdout and '+hello world' in stdout
 
-    # The same with writing: the diff again, and a rerun is quiet.
-    results, stdout = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='write')], extra_args=['--diff'])
+    # The same with writing: the diff again, and a rerun is quiet. The two files share one
+    # temporary directory on the host.
+    results, stdout = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='write')],
+                                   extra_args=['--diff', '-vvv', *PIPELINING])
     assert results['write']['changed'] is True and '+{"a": 2}' in stdout
+    assert len(MAKE_TMP.findall(task_section(stdout, 'Manage the files'))) == 1
     assert read(out + '/data.json') == '{"a": 2}\n' and read(out + '/greeting.txt') == 'hello world\n'
     assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o644
     results = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='quiet')])[0]
@@ -159,7 +170,7 @@ def test_absent_items_remove_whatever_is_there_and_a_rerun_is_one_module_run(loc
     assert sorted(os.listdir(gone)) == []
 
     # Nothing left to remove: one module run, nothing changed.
-    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv'], play_vars={'ansible_pipelining': True})
+    results, stdout = run_playbook([dict(task, register='again')], extra_args=['-vvv', *PIPELINING])
     assert results['again']['changed'] is False, results['again']
     assert module_runs(stdout, 'Remove the old files') == 1
     assert len(remote_commands(stdout, 'Remove the old files')) == 1, remote_commands(stdout, 'Remove the old files')

@@ -45,8 +45,8 @@ def _as_list(diff):
 class ActionModule(ActionBase):
 
     # No remote temporary directory up front: with pipelining the check sends the module on stdin,
-    # so an unchanged task is one command on the host, not four (home, mkdir, module, rm). Only an
-    # item that copy writes needs one, and copy's action makes and removes its own.
+    # so an unchanged task is one command on the host, not four (home, mkdir, module, rm). Only a
+    # task that writes a file needs one (_copy makes it, once for all its files).
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(('files',))
 
@@ -181,6 +181,10 @@ class ActionModule(ActionBase):
         source = os.path.join(local_tmp, '%d-%s' % (item['index'], os.path.basename(item['path'])))
         with open(to_bytes(source, errors='surrogate_or_strict'), 'wb') as handle:
             handle.write(item['data'])
+        if self._connection._shell.tmpdir is None:
+            # Made here, so copy uses it and leaves it: one directory for all the task's files,
+            # removed at the end of run().
+            self._make_tmp_path()
         task = self._task.copy()
         task.args = dict(attributes, src=source, dest=item['path'], follow=False)
         if item['validate']:

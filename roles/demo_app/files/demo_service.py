@@ -114,6 +114,9 @@ def make_handler(service, state, server_name):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog is 5: more clients connecting at once (a proxy opening
+    # its server connections, a load generator) would wait for SYN retransmits.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # A client that resets its connection (a load generator stopping mid-request) is no

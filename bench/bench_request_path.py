@@ -295,7 +295,7 @@ def run_python(url, conns, threads, delay_ms, duration):
             lat.extend(mine)
             errors[0] += bad
 
-    workers = [threading.Thread(target=worker, daemon=True) for _ in range(conns)]
+    workers = [threading.Thread(target=worker, daemon=True) for dummy in range(conns)]
     t0 = time.perf_counter()
     for t in workers:
         t.start()
@@ -326,7 +326,7 @@ def check(url, expect_served_by):
 # ---------------------------------------------------------------- main
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     p.add_argument('--lab', default=os.environ.get('ACGS_LAB') or 'bench')
     p.add_argument('--setup', action='store_true',
                    help='start a fresh lab, converge site.yml, and remove the lab at the end')
@@ -371,7 +371,7 @@ def main():
                      % (args.lab, args.lab))
         cases = []
         for name in backends:
-            _, port, path = BACKENDS[name]
+            port, path = BACKENDS[name][1:]
             direct_port = FAST_PORT if name == 'fast' else port
             served = 'app1-fast' if name == 'fast' else 'app1'
             cases += [(name, 'direct', 'http://%s:%d%s' % (addrs['app1'], direct_port, path), served),
@@ -392,7 +392,7 @@ def main():
             for ld, conns, threads, delay, duration in loads:
                 # Rotate the case order each round, so no case always runs first or last.
                 shift = rnd % len(cases)
-                for name, via, url, _ in cases[shift:] + cases[:shift]:
+                for name, via, url, dummy in cases[shift:] + cases[:shift]:
                     if time.monotonic() > deadline:
                         log('budget of %.0f min used up: no more runs' % args.budget_minutes)
                         break
@@ -451,7 +451,7 @@ def main():
                 'pass': bool(s['rps'] and s['p99_ms'] is not None and s['rps'] > TARGET_RPS
                              and s['p99_ms'] < TARGET_P99_MS and s['non_2xx'] == 0)}
 
-    urls = {'%s/%s' % (n, v): u for n, v, u, _ in cases}
+    urls = {'%s/%s' % (c[0], c[1]): c[2] for c in cases}
     print('\nRequest path (lab %s, %s, %d s per run (paced %d s), median of %d rounds; load average %s at start, %s at end)'
           % (args.lab, args.tool, args.duration, args.paced_duration, args.rounds,
              ' '.join('%.1f' % x for x in machine['loadavg_at_start']), ' '.join('%.1f' % x for x in machine['loadavg_at_end'])))

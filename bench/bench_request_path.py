@@ -38,7 +38,8 @@ Load generator: wrk (Debian package `wrk`, installed with apt-get when missing),
 case order rotated each round; the tables show medians over the rounds, and the ratios are
 medians of the per-round ratios (each through-lb1 run against the direct run of its round). A
 --budget-minutes deadline stops starting runs. The load generator, the proxy and the backends
-share this machine's cores.
+share this machine's cores; before each round a 2 s probe measures how late the machine wakes a
+sleeping thread (1 ms sleeps), the scheduler's share of the latency tails.
 
 Rate limit: the lab's HAProxy exempts the podman network's gateway, i.e. every connection from
 this machine (not only the load generator's); the script reads that ACL from lb1 and checks that
@@ -311,6 +312,21 @@ def run_python(url, conns, threads, delay_ms, duration):
             'non_2xx': errors[0], 'socket_errors': ''}
 
 
+def wakeup_probe(seconds=2.0):
+    """How late this machine wakes a sleeping thread (1 ms sleeps for `seconds`): the scheduler's share
+    of every latency figure. A request through lb1 wakes the generator, lb1's HAProxy and the backend
+    one after the other, so a loaded machine's wake-up tail shows in every p99."""
+    late = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        time.sleep(0.001)
+        late.append((time.perf_counter() - t0 - 0.001) * 1000)
+    late.sort()
+    return {'samples': len(late), 'p50_ms': round(late[len(late) // 2], 3),
+            'p99_ms': round(late[int(len(late) * 0.99)], 3), 'max_ms': round(late[-1], 3)}
+
+
 def check(url, expect_served_by):
     ctx = ssl._create_unverified_context()
     try:
@@ -359,7 +375,7 @@ def main():
     if args.serial:
         loads.append(('serial', 1, 1, 0, args.duration))
     created, saved, fast_started = False, [], False
-    samples, rate_limit = {}, None
+    samples, rate_limit, wakeups = {}, None, []
     try:
         addrs = common.lab_addresses(args.lab)
         if args.setup:
@@ -389,6 +405,8 @@ def main():
 
         deadline = time.monotonic() + args.budget_minutes * 60
         for rnd in range(args.rounds):
+            wakeups.append(wakeup_probe())
+            log('round %d: wake-up delay p50 %.3f ms, p99 %.3f ms' % (rnd + 1, wakeups[-1]['p50_ms'], wakeups[-1]['p99_ms']))
             for ld, conns, threads, delay, duration in loads:
                 # Rotate the case order each round, so no case always runs first or last.
                 shift = rnd % len(cases)
@@ -429,15 +447,19 @@ def main():
             direct = {s['round']: s for s in samples.get('%s/%s/direct' % (name, ld), [])}
             for via in ('http', 'https'):
                 per = {'rps': [], 'p50_ms': [], 'p99_ms': []}
+                added = []
                 for s in samples.get('%s/%s/%s' % (name, ld, via), []):
                     d = direct.get(s['round'])
                     for f in per:
                         if d and d.get(f) and s.get(f) is not None:
                             per[f].append(s[f] / d[f])
+                    if d and d.get('p50_ms') is not None and s.get('p50_ms') is not None:
+                        added.append(s['p50_ms'] - d['p50_ms'])
                 ratios['%s/%s/%s' % (name, ld, via)] = {
                     'rps_through_over_direct': round(statistics.median(per['rps']), 3) if per['rps'] else None,
                     'p50_through_over_direct': round(statistics.median(per['p50_ms']), 3) if per['p50_ms'] else None,
                     'p99_through_over_direct': round(statistics.median(per['p99_ms']), 3) if per['p99_ms'] else None,
+                    'p50_added_ms': round(statistics.median(added), 3) if added else None,
                     'rounds': len(per['rps'])}
 
     targets = {}
@@ -447,7 +469,8 @@ def main():
             if not s:
                 continue
             targets['%s/%s' % (name, via)] = {
-                'rps': s['rps'], 'p99_ms': s['p99_ms'],
+                'rps': s['rps'], 'p50_ms': s['p50_ms'], 'p99_ms': s['p99_ms'],
+                'direct_p99_ms': (summary.get('%s/paced/direct' % name) or {}).get('p99_ms'),
                 'pass': bool(s['rps'] and s['p99_ms'] is not None and s['rps'] > TARGET_RPS
                              and s['p99_ms'] < TARGET_P99_MS and s['non_2xx'] == 0)}
 
@@ -470,12 +493,18 @@ def main():
                                  s['requests'], s['non_2xx']])
     print(table(['backend', 'load', 'case', 'url', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'non-2xx'], rows))
     print('\nOverhead through lb1 / direct (median of per-round ratios):')
-    print(table(['backend', 'load', 'via', 'req/s ratio', 'p50 ratio', 'p99 ratio'],
-                [key.split('/') + [r['rps_through_over_direct'], r['p50_through_over_direct'], r['p99_through_over_direct']]
+    print(table(['backend', 'load', 'via', 'req/s ratio', 'p50 ratio', 'p99 ratio', 'p50 added ms'],
+                [key.split('/') + [r['rps_through_over_direct'], r['p50_through_over_direct'], r['p99_through_over_direct'],
+                                   r['p50_added_ms']]
                  for key, r in ratios.items()]))
     print('\nTargets through lb1 (paced load): > %d req/s and p99 < %g ms, no non-2xx:' % (TARGET_RPS, TARGET_P99_MS))
-    print(table(['backend/via', 'req/s', 'p99 ms', 'result'],
-                [[k, t['rps'], t['p99_ms'], 'PASS' if t['pass'] else 'FAIL'] for k, t in targets.items()]))
+    print(table(['backend/via', 'req/s', 'p50 ms', 'p99 ms', 'direct p99 ms', 'result'],
+                [[k, t['rps'], t['p50_ms'], t['p99_ms'], t['direct_p99_ms'], 'PASS' if t['pass'] else 'FAIL']
+                 for k, t in targets.items()]))
+    if wakeups:
+        print('Machine wake-up delay (1 ms sleeps, 2 s before each round; median over rounds): p50 %.3f ms, p99 %.3f ms, '
+              'max %.1f ms' % (statistics.median(w['p50_ms'] for w in wakeups), statistics.median(w['p99_ms'] for w in wakeups),
+                               max(w['max_ms'] for w in wakeups)))
     if rate_limit:
         print('\nRate limit (%s req/10 s): exempt sources %s = this machine (the podman gateway %s: every connection '
               'from here, not only the load generator\'s); mon1 (not exempt): first 429 at request %s -> %s'
@@ -488,7 +517,7 @@ def main():
     common.save('request_path', {'machine': machine, 'lab': args.lab, 'tool': args.tool, 'backends': backends,
                                  'loads': [dict(zip(('name', 'connections', 'threads', 'delay_ms', 'duration_s'), x)) for x in loads],
                                  'rounds': args.rounds, 'fast_backend_config': FAST_CONFIG,
-                                 'cases': urls, 'rate_limit': rate_limit, 'summary': summary, 'ratios': ratios,
+                                 'cases': urls, 'rate_limit': rate_limit, 'wakeup_delay': wakeups, 'summary': summary, 'ratios': ratios,
                                  'targets': targets, 'samples': samples})
     return 0 if targets and all(t['pass'] for t in targets.values()) else 1
 

@@ -72,8 +72,8 @@ ADMIN_SOCKET = '/run/haproxy/admin.sock'
 FAST_PORT = 8090
 FAST_CFG = '/run/acgs-bench-fast.cfg'
 FAST_PID = '/run/acgs-bench-fast.pid'
-# The benchmark-only backend: HAProxy answering by itself (no server behind it), the same body
-# size as the stand-in's answer (77 bytes).
+# The benchmark-only backend: HAProxy answering by itself (no server behind it), nearly the same body
+# size as the stand-in's answer (81 bytes; the stand-in's is 83).
 FAST_CONFIG = """\
 # acgs bench/bench_request_path.py: benchmark-only backend, removed with the lab
 global

@@ -117,11 +117,13 @@ def test_installs_in_clean_venv_and_runs_site(tarball, lab, tmp_path_factory):
     assert locations == [str(collections / "ansible_collections")], (
         "%s must resolve only from the installed tarball, found in %s" % (FQCN, locations))
 
-    result = run([venv / "bin" / "ansible-playbook", "%s.site" % FQCN, "-i", ROOT / "inventories" / "lab"],
+    # -vv prints each task's path: where the roles' task files were read from.
+    result = run([venv / "bin" / "ansible-playbook", "-vv", "%s.site" % FQCN, "-i", ROOT / "inventories" / "lab"],
                  cwd=work, env=env, timeout=900)
     out = result.stdout
     assert re.search(r"PLAY RECAP", out) and not re.search(r"failed=[1-9]|unreachable=[1-9]", out), out[-4000:]
     # Roles and included task files came from the installed copy, never from the working tree.
-    assert str(collections) in out, "no task file was included from the installed collection"
+    installed_roles = str(collections / "ansible_collections" / "acgs" / "haproxy_stack" / "roles")
+    assert "task path: %s/haproxy/tasks/" % installed_roles in out, "no role task was read from the installed collection"
     assert str(ROOT / "collections") not in out and str(ROOT / "roles") not in out, (
         "the play used the checkout instead of the installed collection")

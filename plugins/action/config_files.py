@@ -54,7 +54,9 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        local_tmp = None
+        # The controller's directory for rendered files, made by _copy for the first file written:
+        # an unchanged task (the common case on a rerun) makes none.
+        self._local_tmp = None
         try:
             try:
                 items = normalize_items(self._task.args.get('files'))
@@ -74,7 +76,6 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg='config_files: could not inspect the paths: %s' % found.get('msg'))
                 return result
 
-            local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
             reports, diffs = [], []
             failure = None
             for item, there in zip(items, found['found']):
@@ -86,7 +87,7 @@ class ActionModule(ActionBase):
                 report['changes'] = differences(item, there, item.get('checksum'))
                 if not report['changes']:
                     continue
-                outcome = self._apply(item, there, report['changes'], local_tmp, task_vars)
+                outcome = self._apply(item, there, report['changes'], task_vars)
                 report['changed'] = bool(outcome.get('changed'))
                 for diff in _as_list(outcome.get('diff')):
                     if 'after_header' in diff and item['kind'] in FILE_KINDS:
@@ -109,8 +110,8 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg='config_files: ' + failure)
             return result
         finally:
-            if local_tmp:
-                shutil.rmtree(local_tmp, ignore_errors=True)
+            if self._local_tmp:
+                shutil.rmtree(self._local_tmp, ignore_errors=True)
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
     def _render(self, item, task_vars):
@@ -156,7 +157,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('config_files: %s: template %s: %s' % (item['label'], item['source'], to_text(exc)))
         return to_bytes('' if rendered is None else rendered, encoding='utf-8', errors='surrogate_or_strict')
 
-    def _apply(self, item, there, changes, local_tmp, task_vars):
+    def _apply(self, item, there, changes, task_vars):
         """Write one item that differs, through copy (content, with validate) or file (directory, attributes,
         removal)."""
         if item['kind'] == 'absent':
@@ -173,12 +174,14 @@ class ActionModule(ActionBase):
             state = 'directory' if item['kind'] == 'directory' else 'file'
             return self._execute_module(module_name='ansible.legacy.file', task_vars=task_vars,
                                         module_args=dict(attributes, path=item['path'], state=state))
-        return self._copy(item, attributes, local_tmp, task_vars)
+        return self._copy(item, attributes, task_vars)
 
-    def _copy(self, item, attributes, local_tmp, task_vars):
+    def _copy(self, item, attributes, task_vars):
         """ansible.builtin.copy's action for this one file, as the template action hands over its rendering:
         copy checks the new file with `validate` before it replaces the old one, and handles check mode."""
-        source = os.path.join(local_tmp, '%d-%s' % (item['index'], os.path.basename(item['path'])))
+        if self._local_tmp is None:
+            self._local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
+        source = os.path.join(self._local_tmp, '%d-%s' % (item['index'], os.path.basename(item['path'])))
         with open(to_bytes(source, errors='surrogate_or_strict'), 'wb') as handle:
             handle.write(item['data'])
         if self._connection._shell.tmpdir is None:

@@ -65,14 +65,20 @@ def _result(task, host, result):
     return SimpleNamespace(_task=task, _host=SimpleNamespace(get_name=lambda: host), _result=result)
 
 
-def test_collector_keeps_paths_never_content(tmp_path):
+def _haproxy_collector(tmp_path):
+    """A collector writing to tmp_path, and the haproxy role's config and (no_log) stats page tasks."""
     out = tmp_path / "collected.json"
     cb = drift_collector.CallbackModule()
     cb._plugin_options = {"output_file": str(out)}
     role = SimpleNamespace(get_name=lambda include_role_fqcn=False: "haproxy")
     task = SimpleNamespace(_role=role, name=WRITE_CFG, action="acgs.haproxy_stack.config_files", tags=[])
-    secret = SimpleNamespace(_role=role, name="Write the stats page configuration", action="acgs.haproxy_stack.config_files",
-                             tags=[])
+    secret = SimpleNamespace(_role=role, name="Write the stats page configuration",
+                             action="acgs.haproxy_stack.config_files", tags=[])
+    return out, cb, task, secret
+
+
+def test_collector_keeps_paths_never_content(tmp_path):
+    out, cb, task, secret = _haproxy_collector(tmp_path)
     cb.v2_runner_on_ok(_result(task, "lb1", {"changed": True, "diff": [{
         "before_header": "/etc/haproxy/haproxy.cfg", "after_header": "/tmp/x/haproxy.cfg.j2",
         "before": "timeout client 31s\n", "after": "timeout client 30s\n"}]}))
@@ -88,13 +94,7 @@ def test_collector_keeps_paths_never_content(tmp_path):
 
 
 def test_collector_records_each_changed_path_of_a_config_files_task(tmp_path):
-    out = tmp_path / "collected.json"
-    cb = drift_collector.CallbackModule()
-    cb._plugin_options = {"output_file": str(out)}
-    role = SimpleNamespace(get_name=lambda include_role_fqcn=False: "haproxy")
-    task = SimpleNamespace(_role=role, name=WRITE_CFG, action="acgs.haproxy_stack.config_files", tags=[])
-    secret = SimpleNamespace(_role=role, name="Write the stats page configuration",
-                             action="acgs.haproxy_stack.config_files", tags=[])
+    out, cb, task, secret = _haproxy_collector(tmp_path)
     # The certificate (show_diff false: no diff) and haproxy.cfg would change; the diff only names haproxy.cfg.
     cb.v2_runner_on_ok(_result(task, "lb1", {"changed": True, "files": [
         {"path": "/etc/haproxy/certs/haproxy.pem", "kind": "src", "changed": True, "changes": ["content"]},

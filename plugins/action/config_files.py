@@ -5,17 +5,18 @@
 """Action plugin of acgs.haproxy_stack.config_files (documented in plugins/modules/config_files.py).
 
 Why: an unchanged template or copy task costs two module runs on the host per file (stat, then file
-for the attributes) and a file task one per directory or path to remove; a role's configure step
-is mostly such tasks. Here every template and content is rendered on the controller, one module run reports
-every path, and only what differs goes through copy (with its validate) or file, so a rerun with
-nothing to change costs one module run per task."""
+for the attributes) and a file task one per directory or path to remove; a changed copy four commands
+(stat, transfer, copy, the temporary directory); a role's configure step is mostly such tasks. Here
+every template and content is rendered on the controller, one module run reports every path, and one
+more puts right all that differs (the new contents travel in its arguments; each file is checked
+with its validate before it replaces the old one): a task costs one module run with nothing to
+change, two with changes."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import json
 import os
-import shutil
-import tempfile
 
 from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -31,22 +32,35 @@ from ansible_collections.acgs.haproxy_stack.plugins.plugin_utils._config_files i
     ConfigFilesError, differences, normalize_items)
 
 MODULE = 'acgs.haproxy_stack.config_files'
-# Items whose content is rendered here and written through copy; the others (directory, absent) go through file.
+# Items whose content is rendered here; the others are directories and paths to remove.
 FILE_KINDS = frozenset(('template', 'src', 'content'))
+# Changes that mean the content is written (a link in a file's place is replaced by the file).
+WRITE_CHANGES = frozenset(('create', 'content', 'type'))
 
 
-def _as_list(diff):
-    """copy returns a list of diffs, file a single one (or none)."""
-    if not diff:
-        return []
-    return diff if isinstance(diff, list) else [diff]
+def _content_diff(item, before):
+    """The --diff entry of a file whose content is written, as the copy action makes it."""
+    diff = dict(before, before_header=item['path'],
+                after_header='%s (%s %s)' % (item['path'], item['kind'],
+                                             item['source'] if item['kind'] != 'content' else 'of the task'))
+    data = item['data']
+    if len(data) > C.MAX_FILE_SIZE_FOR_DIFF:
+        diff['src_larger'] = C.MAX_FILE_SIZE_FOR_DIFF
+    elif b'\x00' in data:
+        diff['src_binary'] = 1
+    else:
+        try:
+            diff['after'] = data.decode('utf-8')
+        except UnicodeError:
+            diff['src_binary'] = 1
+    return diff
 
 
 class ActionModule(ActionBase):
 
-    # No remote temporary directory up front: with pipelining the check sends the module on stdin,
-    # so an unchanged task is one command on the host, not four (home, mkdir, module, rm). Only a
-    # task that writes a file needs one (_copy makes it, once for all its files).
+    # No remote temporary directory: with pipelining each module run is sent on stdin, so an
+    # unchanged task is one command on the host and a changed one two (the new contents travel in
+    # the second run's arguments).
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(('files',))
 
@@ -54,9 +68,6 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
-        # The controller's directory for rendered files, made by _copy for the first file written:
-        # an unchanged task (the common case on a rerun) makes none.
-        self._local_tmp = None
         try:
             try:
                 items = normalize_items(self._task.args.get('files'))
@@ -76,7 +87,7 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg='config_files: could not inspect the paths: %s' % found.get('msg'))
                 return result
 
-            reports, diffs = [], []
+            reports, todo = [], []
             failure = None
             for item, there in zip(items, found['found']):
                 report = {'path': item['path'], 'kind': item['kind'], 'changes': [], 'changed': False}
@@ -85,22 +96,16 @@ class ActionModule(ActionBase):
                     report['written'] = False
                     continue
                 report['changes'] = differences(item, there, item.get('checksum'))
-                if not report['changes']:
-                    continue
-                outcome = self._apply(item, there, report['changes'], task_vars)
-                report['changed'] = bool(outcome.get('changed'))
-                for diff in _as_list(outcome.get('diff')):
-                    if 'after_header' in diff and item['kind'] in FILE_KINDS:
-                        # copy names the controller's temporary file; the reader wants where it came from.
-                        diff['after_header'] = '%s (%s %s)' % (item['path'], item['kind'],
-                                                               item['source'] if item['kind'] != 'content' else 'of the task')
-                    diffs.append(diff)
-                if outcome.get('failed'):
+                if report['changes'] == ['type'] and not (item['kind'] in FILE_KINDS and there.get('type') == 'link'):
                     report['failed'] = True
-                    # copy's "failed to validate" carries the checker's own words in stderr/stdout.
-                    detail = ' '.join(to_text(outcome.get(key) or '').strip() for key in ('stderr', 'stdout')).strip()
-                    failure = '%s was not written: %s%s' % (item['label'], outcome.get('msg', 'no message'),
-                                                            ': ' + detail if detail else '')
+                    failure = '%s was not written: a %s is in the way, where a %s is wanted; remove it first' % (
+                        item['label'], there.get('type'), 'directory' if item['kind'] == 'directory' else 'file')
+                elif report['changes']:
+                    todo.append((item, report))
+
+            diffs = []
+            if todo:
+                failure = self._apply(todo, task_vars, reports, diffs) or failure
 
             result['files'] = reports
             result['changed'] = any(r['changed'] for r in reports)
@@ -110,9 +115,43 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg='config_files: ' + failure)
             return result
         finally:
-            if self._local_tmp:
-                shutil.rmtree(self._local_tmp, ignore_errors=True)
             self._remove_tmp_path(self._connection._shell.tmpdir)
+
+    def _apply(self, todo, task_vars, reports, diffs):
+        """Put right, in one module run, the items that differ; fill their reports and the task's diffs.
+        Returns the failure message of the first item that failed, if one did."""
+        # A secret's content never goes into a diff: not for no_log tasks, nor for show_diff=false items.
+        want_diff = bool(self._task.diff and not self._task.no_log)
+        wanted = []
+        for item, report in todo:
+            entry = {'path': item['path'], 'label': item['label'],
+                     'state': 'file' if item['kind'] in FILE_KINDS else item['kind'],
+                     'mode': item.get('mode'), 'owner': item.get('owner'), 'group': item.get('group')}
+            if item['kind'] in FILE_KINDS and set(report['changes']) & WRITE_CHANGES:
+                entry.update(content=to_text(base64.b64encode(item['data'])), validate=item['validate'],
+                             diff=want_diff and item['show_diff'], diff_max_size=C.MAX_FILE_SIZE_FOR_DIFF)
+            wanted.append(entry)
+        outcome = self._execute_module(module_name=MODULE, task_vars=task_vars, module_args={'apply': wanted})
+        if outcome.get('failed') and 'applied' not in outcome:
+            return 'could not write %s: %s' % (', '.join(item['label'] for item, dummy in todo),
+                                               outcome.get('msg') or outcome.get('module_stderr') or outcome)
+        failure = None
+        for (item, report), done in zip(todo, outcome['applied']):
+            report['changed'] = bool(done['changed'])
+            if want_diff:
+                diffs.extend(done.get('diff') or [])
+                if 'content_diff' in done:
+                    diffs.append(_content_diff(item, done['content_diff']))
+            if done.get('failed'):
+                report['failed'] = True
+                # The checker's own words (stderr/stdout of validate) follow its message.
+                detail = ' '.join(to_text(done.get(key) or '').strip() for key in ('stderr', 'stdout')).strip()
+                failure = '%s was not written: %s%s' % (item['label'], done.get('msg', 'no message'),
+                                                        ': ' + detail if detail else '')
+                for later in reports[item['index'] + 1:]:
+                    later['written'] = False
+                    later.pop('failed', None)
+        return failure
 
     def _render(self, item, task_vars):
         """The bytes the item's file must hold."""
@@ -156,45 +195,3 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             raise AnsibleActionFail('config_files: %s: template %s: %s' % (item['label'], item['source'], to_text(exc)))
         return to_bytes('' if rendered is None else rendered, encoding='utf-8', errors='surrogate_or_strict')
-
-    def _apply(self, item, there, changes, task_vars):
-        """Write one item that differs, through copy (content, with validate) or file (directory, attributes,
-        removal)."""
-        if item['kind'] == 'absent':
-            # Whatever is there goes, as with the file module's state=absent (which also does check mode and diff).
-            return self._execute_module(module_name='ansible.legacy.file', task_vars=task_vars,
-                                        module_args=dict(path=item['path'], state='absent'))
-        if changes == ['type'] and not (item['kind'] != 'directory' and there.get('type') == 'link'):
-            return {'failed': True, 'changed': False,
-                    'msg': 'a %s is in the way, where a %s is wanted; remove it first'
-                           % (there.get('type'), 'directory' if item['kind'] == 'directory' else 'file')}
-        attributes = dict((key, item[key]) for key in ('mode', 'owner', 'group') if item[key] is not None)
-        if item['kind'] == 'directory' or not set(changes) & {'create', 'content', 'type'}:
-            # Attributes only (or a directory): the file module, which does its own check-mode and diff.
-            state = 'directory' if item['kind'] == 'directory' else 'file'
-            return self._execute_module(module_name='ansible.legacy.file', task_vars=task_vars,
-                                        module_args=dict(attributes, path=item['path'], state=state))
-        return self._copy(item, attributes, task_vars)
-
-    def _copy(self, item, attributes, task_vars):
-        """ansible.builtin.copy's action for this one file, as the template action hands over its rendering:
-        copy checks the new file with `validate` before it replaces the old one, and handles check mode."""
-        if self._local_tmp is None:
-            self._local_tmp = tempfile.mkdtemp(dir=C.DEFAULT_LOCAL_TMP)
-        source = os.path.join(self._local_tmp, '%d-%s' % (item['index'], os.path.basename(item['path'])))
-        with open(to_bytes(source, errors='surrogate_or_strict'), 'wb') as handle:
-            handle.write(item['data'])
-        if self._connection._shell.tmpdir is None:
-            # Made here, so copy uses it and leaves it: one directory for all the task's files,
-            # removed at the end of run().
-            self._make_tmp_path()
-        task = self._task.copy()
-        task.args = dict(attributes, src=source, dest=item['path'], follow=False)
-        if item['validate']:
-            task.args['validate'] = item['validate']
-        # A secret's content never goes into a diff: not for no_log tasks, nor for show_diff=false items.
-        task.diff = bool(self._task.diff and item['show_diff'] and not self._task.no_log)
-        copy_action = self._shared_loader_obj.action_loader.get(
-            'ansible.legacy.copy', task=task, connection=self._connection, play_context=self._play_context,
-            loader=self._loader, templar=self._templar, shared_loader_obj=self._shared_loader_obj)
-        return copy_action.run(task_vars=task_vars)

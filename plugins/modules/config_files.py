@@ -16,16 +16,19 @@ description:
   - Manages every directory and file of O(files) in one task. On the controller it renders each template (as
     M(ansible.builtin.template) does, with the task's variables) and each content, then asks the host in B(one)
     module run for the type, SHA-1 checksum, mode, owner and group of every path.
-  - Only the items that differ are then written, each through the usual machinery - M(ansible.builtin.copy) for a
-    file whose content differs (so its O(files[].validate) command checks the new file B(before) it replaces the old
-    one), M(ansible.builtin.file) for a directory, for a file whose mode, owner or group alone differ, or to remove
-    what is at a path that must be absent.
+  - Only the items that differ are then put right, all of them in B(one) more module run that gets the new
+    contents in its arguments - a file whose content differs is written next to its destination, checked with its
+    O(files[].validate) command B(before) it replaces the old one, and moved into place atomically (as
+    M(ansible.builtin.copy) does); directories are created, modes, owners and groups set, and paths that must be
+    absent removed (as M(ansible.builtin.file) does).
   - With nothing to change the task costs one module run on the host, where a M(ansible.builtin.template) or
-    M(ansible.builtin.copy) task costs two per file and M(ansible.builtin.file) one per directory or path removed.
+    M(ansible.builtin.copy) task costs two per file and M(ansible.builtin.file) one per directory or path removed;
+    with changes it costs two, where M(ansible.builtin.copy) costs four commands per file written (a stat, the
+    transfer, the copy, and the temporary directory around them).
   - Items are written in the order of O(files) and the first one that fails (a failing O(files[].validate), for
     example) stops the task; the items before it stay written, the ones after it are not touched.
-  - This module needs its action plugin (the task runs it under the same name); run on its own it only reports
-    what it finds at each path and changes nothing.
+  - This module needs its action plugin (the task runs it under the same name); run on its own with O(files) it
+    only reports what it finds at each path and changes nothing.
 author:
   - acgs.haproxy_stack developers (@acgs)
 extends_documentation_fragment:
@@ -56,9 +59,9 @@ options:
         exactly one of O(files[].template), O(files[].src) or O(files[].content); an item that removes a path has
         O(files[].path) and O(files[].state=absent), nothing else.
       - No path may appear twice.
+      - Required, unless O(apply) is given instead.
     type: list
     elements: dict
-    required: true
     suboptions:
       state:
         description:
@@ -114,6 +117,49 @@ options:
             example) when the task itself is not C(no_log).
         type: bool
         default: true
+  apply:
+    description:
+      - Set by the action plugin, not by a task - the items that differ, in order, as the action found them. The module
+        puts each one right and stops at the first one that fails.
+    type: list
+    elements: dict
+    suboptions:
+      path:
+        description: Absolute path of the item.
+        type: path
+        required: true
+      state:
+        description: What must be at O(apply[].path).
+        type: str
+        choices: [directory, file, absent]
+        required: true
+      label:
+        description: How messages name the item (C(files[2] (/etc/x.yml))).
+        type: str
+        required: true
+      content:
+        description: The file's new content, base64-encoded; only when the content must be written.
+        type: str
+      mode:
+        description: Octal mode, four digits.
+        type: str
+      owner:
+        description: User name or id.
+        type: str
+      group:
+        description: Group name or id.
+        type: str
+      validate:
+        description: Command checking the new file before it replaces the old one (V(%s) is the file).
+        type: str
+      diff:
+        description: Return the old content (for C(--diff)) when the content is written.
+        type: bool
+        default: false
+      diff_max_size:
+        description: Larger old contents are not returned for C(--diff).
+        type: int
+        default: 104448
 notes:
   - Like M(ansible.builtin.template) and M(ansible.builtin.copy) this does not follow a symbolic link at O(files[].dest);
     a link there is replaced by a file.
@@ -193,9 +239,41 @@ files:
       type: bool
       returned: on the failed item
     written:
-      description: V(false) for items after the failed one, which were not looked at again.
+      description: V(false) for items after the failed one, which were left as they were (their RV(files[].changes)
+        still say what differs).
       type: bool
       returned: when an earlier item failed
+applied:
+  description:
+    - What the module did for each item of O(apply), up to and including the first one that failed.
+  returned: when O(apply) is given
+  type: list
+  elements: dict
+  contains:
+    changed:
+      description: Whether the item was changed (in check mode, whether it would be).
+      type: bool
+    failed:
+      description: Present and V(true) on the item that failed.
+      type: bool
+    msg:
+      description: Why the item failed.
+      type: str
+    stdout:
+      description: The O(apply[].validate) command's output, when it failed.
+      type: str
+    stderr:
+      description: The O(apply[].validate) command's error output, when it failed.
+      type: str
+    diff:
+      description: Before and after of the item's state and attributes, as M(ansible.builtin.file) reports them.
+      type: list
+      elements: dict
+    content_diff:
+      description: With O(apply[].diff), the old content for C(--diff) - C(before), or C(dst_binary) /
+        C(dst_larger) as M(ansible.builtin.copy) reports a binary or too large file.
+      type: dict
+      returned: when the content is written and O(apply[].diff) is set
 found:
   description:
     - What the module found at each path (the module alone, without its action plugin, returns only this).
@@ -233,12 +311,16 @@ found:
       type: int
 """
 
+import base64
 import grp
 import os
 import pwd
+import shutil
 import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native, to_text
 
 
 def _name(lookup, number):
@@ -271,10 +353,141 @@ def inspect(module, path):
             'group': _name(grp.getgrgid, st.st_gid), 'gid': st.st_gid}
 
 
+class ItemFailed(Exception):
+    """One item of apply could not be put right; the items after it are left alone."""
+
+    def __init__(self, msg, **detail):
+        super(ItemFailed, self).__init__(msg)
+        self.detail = dict(detail, msg=msg)
+
+
+def _account(item, key):
+    """Refuse an owner or group the host does not have before anything of the item is written
+    (the file module would fail the whole task; here the items before it keep their report)."""
+    value = item.get(key)
+    if value is None or value.isdigit():
+        return
+    try:
+        (pwd.getpwnam if key == 'owner' else grp.getgrnam)(value)
+    except KeyError:
+        raise ItemFailed('%s %s does not exist on the host' % ('user' if key == 'owner' else 'group', value))
+
+
+def _old_content(path, max_size):
+    """The old content for --diff, as the copy action reports it (too large or binary: not shown)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return {'before': ''}
+    if not stat.S_ISREG(st.st_mode):
+        return {'before': ''}
+    if st.st_size > max_size:
+        return {'dst_larger': max_size}
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    if b'\x00' in data:
+        return {'dst_binary': 1}
+    try:
+        return {'before': to_text(data, errors='strict')}
+    except UnicodeError:
+        return {'dst_binary': 1}
+
+
+def _write(module, item, result):
+    """Write the new content next to the destination, check it, then move it into place."""
+    path = item['path']
+    data = base64.b64decode(item['content'])
+    if item['diff']:
+        result['content_diff'] = _old_content(path, item['diff_max_size'])
+    if module.check_mode:
+        return
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    # A dot name with a suffix no service globs for (conf.d/*.cfg, rules/*.yml), removed unless moved.
+    handle, staged = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.acgs-new')
+    try:
+        with os.fdopen(handle, 'wb') as out:
+            out.write(data)
+        if item['validate']:
+            rc, stdout, stderr = module.run_command(item['validate'] % staged)
+            if rc != 0:
+                raise ItemFailed('failed to validate', exit_status=rc, stdout=stdout, stderr=stderr)
+        module.atomic_move(staged, path, unsafe_writes=False)
+    finally:
+        if os.path.exists(staged):
+            os.unlink(staged)
+
+
+def _remove(module, path, result):
+    """Remove whatever is at path (a directory with its content), as the file module's state=absent."""
+    st = os.lstat(path)
+    kind = 'directory' if stat.S_ISDIR(st.st_mode) else 'link' if stat.S_ISLNK(st.st_mode) else 'file'
+    result['diff'].append({'before': {'path': path, 'state': kind}, 'after': {'path': path, 'state': 'absent'}})
+    if module.check_mode:
+        return
+    if kind == 'directory':
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _attributes(module, item, path, result, record=True):
+    """Set the item's mode, owner and group on path; `record` false: no diff (the path is new)."""
+    file_args = {'path': path, 'mode': item['mode'], 'owner': item['owner'], 'group': item['group'],
+                 'secontext': None, 'attributes': None}
+    diff = {'before': {'path': path}, 'after': {'path': path}}
+    changed = module.set_fs_attributes_if_different(file_args, False, diff, expand=False)
+    if changed and record:
+        result['diff'].append(diff)
+    return changed
+
+
+def apply_item(module, item):
+    """Put one item right (it differs: the action plugin compared it); the report of what was done."""
+    result = {'changed': True, 'diff': []}
+    path = item['path']
+    try:
+        if item['state'] == 'absent':
+            _remove(module, path, result)
+            return result
+        _account(item, 'owner')
+        _account(item, 'group')
+        if item['state'] == 'directory':
+            if not os.path.lexists(path):
+                result['diff'].append({'before': {'path': path, 'state': 'absent'},
+                                       'after': {'path': path, 'state': 'directory'}})
+                if module.check_mode:
+                    return result
+                # Missing parents too, each with the item's attributes, as the file module does.
+                missing = []
+                parent = path
+                while not os.path.lexists(parent):
+                    missing.insert(0, parent)
+                    parent = os.path.dirname(parent)
+                for directory in missing:
+                    os.mkdir(directory)
+                    _attributes(module, item, directory, result, record=False)
+                return result
+        elif item['content'] is not None:
+            existed = os.path.lexists(path)
+            _write(module, item, result)
+            if not module.check_mode:
+                _attributes(module, item, path, result, record=existed)
+            return result
+        # Only attributes differ.
+        result['changed'] = _attributes(module, item, path, result)
+    except ItemFailed as exc:
+        result.update(exc.detail, changed=False, failed=True)
+    except (IOError, OSError) as exc:
+        result.update(changed=False, failed=True, msg=to_native(exc))
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            files=dict(type='list', elements='dict', required=True, options=dict(
+            files=dict(type='list', elements='dict', options=dict(
                 state=dict(type='str', choices=['directory', 'file', 'absent']),
                 path=dict(type='path'),
                 dest=dict(type='path'),
@@ -287,9 +500,30 @@ def main():
                 validate=dict(type='str'),
                 show_diff=dict(type='bool', default=True),
             )),
+            apply=dict(type='list', elements='dict', options=dict(
+                path=dict(type='path', required=True),
+                state=dict(type='str', choices=['directory', 'file', 'absent'], required=True),
+                label=dict(type='str', required=True),
+                content=dict(type='str', no_log=True),
+                mode=dict(type='str'),
+                owner=dict(type='str'),
+                group=dict(type='str'),
+                validate=dict(type='str'),
+                diff=dict(type='bool', default=False),
+                diff_max_size=dict(type='int', default=104448),
+            )),
         ),
+        required_one_of=[('files', 'apply')],
+        mutually_exclusive=[('files', 'apply')],
         supports_check_mode=True,
     )
+    if module.params['apply'] is not None:
+        applied = []
+        for item in module.params['apply']:
+            applied.append(apply_item(module, item))
+            if applied[-1].get('failed'):
+                break
+        module.exit_json(changed=any(a['changed'] for a in applied), applied=applied)
     found = []
     for item in module.params['files']:
         path = item['dest'] or item['path']

@@ -88,6 +88,8 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert 'files[2] (%s/data.json) was not written: failed to validate' % out in bad['msg'], bad['msg']
     assert 'Expecting value' in bad['msg'], 'the checker\'s own error is missing: %s' % bad['msg']
     assert read(out + '/data.json') == '{"a": 1}\n' and os.stat(out + '/data.json').st_ino == before.st_ino
+    # The new content was checked next to its destination and removed there when it failed.
+    assert sorted(os.listdir(out)) == ['data.json', 'greeting.txt']
     # The template before it did change (items are written in order, as separate tasks would be).
     assert bad['files'][1]['changed'] is True and bad['files'][2].get('failed') is True
     assert read(out + '/greeting.txt') == 'hello later\n'
@@ -104,12 +106,13 @@ def test_write_rerun_check_diff_and_validate(local_workdir, run_playbook):
     assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o600
     assert '-{"a": 1}' in stdout and '+{"a": 2}' in stdout and '+hello world' in stdout
 
-    # The same with writing: the diff again, and a rerun is quiet. The two files share one
-    # temporary directory on the host.
+    # The same with writing: the diff again, and a rerun is quiet. Writing both files is one more
+    # module run (the contents travel in its arguments): no temporary directory, no transfer.
     results, stdout = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='write')],
                                    extra_args=['--diff', '-vvv', *PIPELINING])
     assert results['write']['changed'] is True and '+{"a": 2}' in stdout
-    assert len(MAKE_TMP.findall(task_section(stdout, 'Manage the files'))) == 1
+    assert module_runs(stdout, 'Manage the files') == 2
+    assert len(remote_commands(stdout, 'Manage the files')) == 2, remote_commands(stdout, 'Manage the files')
     assert read(out + '/data.json') == '{"a": 2}\n' and read(out + '/greeting.txt') == 'hello world\n'
     assert stat.S_IMODE(os.stat(out + '/greeting.txt').st_mode) == 0o644
     results = run_playbook([files_task(local_workdir, json_text='{"a": 2}\n', register='quiet')])[0]
@@ -144,6 +147,19 @@ def test_attributes_only_and_secrets_stay_out_of_diff(local_workdir, run_playboo
     results = run_playbook(with_value('two'))[0]
     assert results['key']['files'][0]['changes'] == ['mode'] and results['key']['changed'] is True
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600 and os.stat(key).st_ino == inode
+
+
+def test_an_unknown_owner_fails_its_item_and_leaves_the_ones_before_written(local_workdir, run_playbook):
+    first, second = (os.path.join(local_workdir, name) for name in ('first.txt', 'second.txt'))
+    task = {'name': 'Write two files', 'register': 'owner', 'ignore_errors': True,
+            'acgs.haproxy_stack.config_files': {'files': [
+                {'content': 'one\n', 'dest': first},
+                {'content': 'two\n', 'dest': second, 'owner': 'no-such-user-acgs'}]}}
+    result = run_playbook([task])[0]['owner']
+    assert result['failed'] is True
+    assert 'files[1] (%s) was not written: user no-such-user-acgs does not exist on the host' % second in result['msg']
+    assert [f['changed'] for f in result['files']] == [True, False]
+    assert read(first) == 'one\n' and not os.path.exists(second)
 
 
 def test_absent_items_remove_whatever_is_there_and_a_rerun_is_one_module_run(local_workdir, run_playbook):

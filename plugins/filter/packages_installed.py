@@ -40,7 +40,8 @@ EXAMPLES = r"""
   ansible.builtin.apt:
     name: prometheus-node-exporter
     state: present
-  when: not (['prometheus-node-exporter'] | acgs.haproxy_stack.packages_installed(_acgs_installed_packages | default([])))
+  # Skipped when the facts play's registry lists it; without a registry (molecule) apt runs.
+  when: not ('prometheus-node-exporter' | acgs.haproxy_stack.packages_installed(_acgs_installed_packages | default([])))
 """
 
 RETURN = r"""

@@ -1,8 +1,17 @@
-"""The lab runs the Debian release and product versions the roles' vars/<release>.yml promise (the README's
-support table is made from the same files): a lab built with LAB_RELEASE=trixie has Debian 13's packages.
+"""The lab's Debian packages.
+
+- The lab runs the Debian release and product versions the roles' vars/<release>.yml promise (the README's
+  support table is made from the same files): a lab built with LAB_RELEASE=trixie has Debian 13's packages.
+- The package registry (playbooks/facts.yml: one dpkg-query per host, _acgs_installed_packages): an unchanged
+  site.yml rerun changes nothing and skips every role's apt install on every host; a package removed by hand is
+  not hidden by it, the next converge installs it again.
 
 Run: ACGS_LAB=<lab> .venv/bin/pytest -q tests/integration/test_release.py
 """
+import re
+import time
+import urllib.request
+
 import pytest
 import yaml
 
@@ -30,3 +39,116 @@ def test_installed_version_is_the_release_s(lab, host, role):
     assert upstream.startswith(promised["version"] + "."), (
         "%s on %s (Debian %s) has %s %s; roles/%s/vars/%s.yml says %s" % (
             role, host, release, promised["package"], installed, role, release, promised["version"]))
+
+
+# --- the package registry ------------------------------------------------------------------------
+
+def apt_install_tasks():
+    """"<role> : <task name>" of every role task that runs ansible.builtin.apt on named packages (not a .deb)."""
+    def walk(tasks):
+        for task in tasks or []:
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from walk(task.get(key))
+    found = set()
+    for path in sorted((ROOT / "roles").glob("*/tasks/*.yml")):
+        for task in walk(yaml.safe_load(path.read_text())):
+            apt = task.get("ansible.builtin.apt")
+            if isinstance(apt, dict) and "name" in apt:
+                found.add("%s : %s" % (path.parts[-3], task["name"]))
+    return found
+
+
+def task_results(output):
+    """{(task banner without the collection, host): [status, ...]} of a default-callback run (also under strategy
+    free: the callback prints a task's banner again before a result of another task)."""
+    results, task = {}, None
+    for line in output.splitlines():
+        banner = re.match(r"^(?:TASK|RUNNING HANDLER) \[(?:acgs\.haproxy_stack\.)?(.*?)\]", line)
+        if banner:
+            task = banner.group(1)
+            continue
+        result = re.match(r"^(ok|changed|skipping|failed|fatal): \[([^\]]+)\]", line)
+        if result and task:
+            results.setdefault((task, result.group(2)), []).append(result.group(1))
+    return results
+
+
+def recap(output):
+    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "skipped": int(m.group(4))}
+            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+"
+                                 r"skipped=(\d+)", output, re.M)}
+
+
+def installed(lab, host, package):
+    status = lab.run(host, "dpkg-query --show --showformat='${db:Status-Status}' %s" % package, check=False)
+    return status.stdout.strip() == "installed"
+
+
+def test_the_roles_apt_tasks_are_known():
+    """The next test checks these by name: a renamed or new apt task is picked up here, not missed there."""
+    tasks = apt_install_tasks()
+    assert {"haproxy : Install packages", "haproxy_exporter : Install or remove the standalone exporter",
+            "keepalived : Install keepalived", "node_exporter : Install the node exporter package",
+            "prometheus : Install Prometheus", "alertmanager : Install Alertmanager",
+            "grafana : Install Grafana from the apt repository",
+            "drift_timer : Install ansible-core (Debian's package)"} <= tasks, sorted(tasks)
+
+
+def test_site_rerun_changes_nothing_and_runs_no_apt_install(lab):
+    """An unchanged rerun asks dpkg once per host (the gate's second facts import skips it) and skips every role's
+    apt install there, so none of them opens apt's cache."""
+    started = time.time()
+    result = lab.playbook("site.yml")
+    print("site.yml rerun: %.1f s" % (time.time() - started))
+    counts = recap(result.stdout)
+    hosts = sorted(lab.addresses)
+    assert sorted(h for h in counts if h != "localhost") == hosts, result.stdout[-3000:]
+    assert {h: c["changed"] for h, c in counts.items()} == dict.fromkeys(counts, 0), result.stdout[-6000:]
+    results = task_results(result.stdout)
+    for host in hosts:
+        # The registry: one query in the first facts import, skipped in the gate's.
+        assert results.get(("List the installed packages (one query for every role's apt task)", host)) == [
+            "ok", "skipping"], host
+    apt_tasks = apt_install_tasks()
+    ran = {(task, host): statuses for (task, host), statuses in results.items() if task in apt_tasks}
+    assert {key: s for key, s in ran.items() if set(s) != {"skipping"}} == {}, "apt ran on a rerun"
+    # Every host reached its roles' apt tasks (and skipped them): the node exporter's everywhere, the load
+    # balancer's HAProxy packages and exporter, the monitoring host's Prometheus and Alertmanager.
+    reached = {host: {task for task, h in ran if h == host} for host in hosts}
+    for host in hosts:
+        assert "node_exporter : Install the node exporter package" in reached[host], (host, reached)
+    assert {"haproxy : Install packages",
+            "haproxy_exporter : Install or remove the standalone exporter"} <= reached["lb1"], reached
+    assert {"prometheus : Install Prometheus", "alertmanager : Install Alertmanager"} <= reached["mon1"], reached
+
+
+def test_a_package_removed_by_hand_is_installed_again(lab):
+    """The registry never hides a missing package: the node exporter removed from app2 (its conffiles stay:
+    status config-files) is installed again by the next converge, which starts it with the role's flags."""
+    package, host = "prometheus-node-exporter", "app2"
+    lab.run(host, "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q %s" % package, timeout=60)
+    try:
+        assert not installed(lab, host, package)
+        started = time.time()
+        result = lab.playbook("playbooks/monitoring_prometheus.yml", "--limit", host, timeout=120)
+        print("monitoring_prometheus.yml --limit %s: %.1f s" % (host, time.time() - started))
+        assert task_results(result.stdout).get(("node_exporter : Install the node exporter package", host)) == [
+            "changed"], result.stdout[-4000:]
+        assert recap(result.stdout)[host]["changed"] > 0
+        assert installed(lab, host, package)
+        url = "http://%s:9100/metrics" % lab.addr(host)
+        deadline = time.time() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    metrics = response.read().decode()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(1)
+        assert "node_exporter_build_info{" in metrics
+    finally:
+        if not installed(lab, host, package):
+            lab.playbook("playbooks/monitoring_prometheus.yml", "--limit", host, check=False, timeout=300)

@@ -3,8 +3,9 @@
 - The lab runs the Debian release and product versions the roles' vars/<release>.yml promise (the README's
   support table is made from the same files): a lab built with LAB_RELEASE=trixie has Debian 13's packages.
 - The package registry (playbooks/facts.yml: one dpkg-query per host, _acgs_installed_packages): an unchanged
-  site.yml rerun changes nothing and skips every role's apt install on every host; a package removed by hand is
-  not hidden by it, the next converge installs it again.
+  site.yml rerun changes nothing and skips every role's apt install on every host (and the readiness waits, which
+  run only after a start, restart or reload); a package removed by hand is not hidden by it, the next converge
+  installs it again, starts it and waits for it.
 
 Run: ACGS_LAB=<lab> .venv/bin/pytest -q tests/integration/test_release.py
 """
@@ -121,6 +122,11 @@ def test_site_rerun_changes_nothing_and_runs_no_apt_install(lab):
     assert {"haproxy : Install packages",
             "haproxy_exporter : Install or remove the standalone exporter"} <= reached["lb1"], reached
     assert {"prometheus : Install Prometheus", "alertmanager : Install Alertmanager"} <= reached["mon1"], reached
+    # Nothing was started, restarted or reloaded: no readiness wait either (the gate at the end checks the stack).
+    waits = [("node_exporter : Wait for the exporter to listen", host) for host in hosts]
+    waits += [("demo_app : Wait for every instance to answer /health", host) for host in ("app1", "app2", "mon1")]
+    waits += [("alertmanager : Wait until Alertmanager is ready", "mon1")]
+    assert {key: results.get(key) for key in waits} == dict.fromkeys(waits, ["skipping"])
 
 
 def test_a_package_removed_by_hand_is_installed_again(lab):
@@ -136,6 +142,8 @@ def test_a_package_removed_by_hand_is_installed_again(lab):
         assert task_results(result.stdout).get(("node_exporter : Install the node exporter package", host)) == [
             "changed"], result.stdout[-4000:]
         assert recap(result.stdout)[host]["changed"] > 0
+        # Started by this run: the role waits for it (an unchanged rerun skips that wait).
+        assert task_results(result.stdout).get(("node_exporter : Wait for the exporter to listen", host)) == ["ok"]
         assert installed(lab, host, package)
         url = "http://%s:9100/metrics" % lab.addr(host)
         deadline = time.time() + 20

@@ -11,7 +11,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: config_files
 short_description: Manage several directories and config files (templates, files, content) with one remote check
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Manages every directory and file of O(files) in one task. On the controller it renders each template (as
     M(ansible.builtin.template) does, with the task's variables) and each content, then asks the host in B(one)

@@ -48,4 +48,3 @@ def test_an_unknown_registry_runs_apt(registry):
     """Outside the stack's playbooks (molecule) the registry is undefined: apt runs as before."""
     assert packages_installed(["curl"], registry) is False
     assert packages_installed([], registry) is False
-

@@ -38,22 +38,12 @@ FILE_KINDS = frozenset(('template', 'src', 'content'))
 WRITE_CHANGES = frozenset(('create', 'content', 'type'))
 
 
-def _content_diff(item, before):
-    """The --diff entry of a file whose content is written, as the copy action makes it."""
-    diff = dict(before, before_header=item['path'],
+def _content_diff(item, content_diff):
+    """The --diff entry of a file whose content is written: the module's before and after, named as the
+    reader knows them."""
+    return dict(content_diff, before_header=item['path'],
                 after_header='%s (%s %s)' % (item['path'], item['kind'],
                                              item['source'] if item['kind'] != 'content' else 'of the task'))
-    data = item['data']
-    if len(data) > C.MAX_FILE_SIZE_FOR_DIFF:
-        diff['src_larger'] = C.MAX_FILE_SIZE_FOR_DIFF
-    elif b'\x00' in data:
-        diff['src_binary'] = 1
-    else:
-        try:
-            diff['after'] = data.decode('utf-8')
-        except UnicodeError:
-            diff['src_binary'] = 1
-    return diff
 
 
 class ActionModule(ActionBase):

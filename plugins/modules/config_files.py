@@ -153,7 +153,7 @@ options:
         description: Command checking the new file before it replaces the old one (V(%s) is the file).
         type: str
       diff:
-        description: Return the old content (for C(--diff)) when the content is written.
+        description: Return the old and new content (for C(--diff)) when the content is written.
         type: bool
         default: false
       diff_max_size:
@@ -270,8 +270,9 @@ applied:
       type: list
       elements: dict
     content_diff:
-      description: With O(apply[].diff), the old content for C(--diff) - C(before), or C(dst_binary) /
-        C(dst_larger) as M(ansible.builtin.copy) reports a binary or too large file.
+      description: With O(apply[].diff), the old and new content for C(--diff) - C(before) and C(after), or
+        C(dst_binary) / C(dst_larger) and C(src_binary) / C(src_larger) as M(ansible.builtin.copy) reports a
+        binary or too large file.
       type: dict
       returned: when the content is written and O(apply[].diff) is set
 found:
@@ -373,24 +374,27 @@ def _account(item, key):
         raise ItemFailed('%s %s does not exist on the host' % ('user' if key == 'owner' else 'group', value))
 
 
-def _old_content(path, max_size):
-    """The old content for --diff, as the copy action reports it (too large or binary: not shown)."""
+def _diff_text(data, max_size, side):
+    """One side of a content diff as the copy action reports it: the text, or too large / binary."""
+    if len(data) > max_size:
+        return {'%s_larger' % side: max_size}
+    if b'\x00' not in data:
+        try:
+            return {'before' if side == 'dst' else 'after': to_text(data, errors='strict')}
+        except UnicodeError:
+            pass
+    return {'%s_binary' % side: 1}
+
+
+def _old_data(path):
+    """The bytes at path, empty when it is not a regular file (nothing there, or a link replaced)."""
     try:
-        st = os.lstat(path)
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return b''
     except FileNotFoundError:
-        return {'before': ''}
-    if not stat.S_ISREG(st.st_mode):
-        return {'before': ''}
-    if st.st_size > max_size:
-        return {'dst_larger': max_size}
+        return b''
     with open(path, 'rb') as handle:
-        data = handle.read()
-    if b'\x00' in data:
-        return {'dst_binary': 1}
-    try:
-        return {'before': to_text(data, errors='strict')}
-    except UnicodeError:
-        return {'dst_binary': 1}
+        return handle.read()
 
 
 def _write(module, item, result):
@@ -398,7 +402,8 @@ def _write(module, item, result):
     path = item['path']
     data = base64.b64decode(item['content'])
     if item['diff']:
-        result['content_diff'] = _old_content(path, item['diff_max_size'])
+        result['content_diff'] = dict(_diff_text(_old_data(path), item['diff_max_size'], 'dst'),
+                                      **_diff_text(data, item['diff_max_size'], 'src'))
     if module.check_mode:
         return
     directory = os.path.dirname(path)

@@ -6,6 +6,7 @@ inventories/lab, whose CA urllib then trusts), and ansible-playbook from the che
 """
 import json
 import os
+import re
 import ssl
 import subprocess
 import urllib.request
@@ -86,3 +87,30 @@ class LabHosts:
             raise AssertionError("ansible-playbook %s failed (%d):\n%s\n%s" % (
                 " ".join(map(str, args)), result.returncode, result.stdout[-6000:], result.stderr[-3000:]))
         return result
+
+
+# --- ansible-playbook output (the default callback) -------------------------------------------------
+
+RECAP_LINE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)",
+                        re.M)
+
+
+def play_recap(output):
+    """{host: {ok, changed, unreachable, failed, skipped}} from the PLAY RECAP of a run."""
+    return {m.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, m.groups()[1:])))
+            for m in RECAP_LINE.finditer(output)}
+
+
+def task_results(output):
+    """{(task banner without the collection, host): [status, ...]} of a run (also under strategy free: the
+    callback prints a task's banner again before a result of another task)."""
+    results, task = {}, None
+    for line in output.splitlines():
+        banner = re.match(r"^(?:TASK|RUNNING HANDLER) \[(?:acgs\.haproxy_stack\.)?(.*?)\]", line)
+        if banner:
+            task = banner.group(1)
+            continue
+        result = re.match(r"^(ok|changed|skipping|failed|fatal): \[([^\]]+)\]", line)
+        if result and task:
+            results.setdefault((task, result.group(2)), []).append(result.group(1))
+    return results

@@ -32,7 +32,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from lab_hosts import SEED_SERVICES
+from lab_hosts import SEED_SERVICES, play_recap
 
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
@@ -119,10 +119,7 @@ def failures(output):
 
 
 def recap(output, host):
-    match = re.search(r"^%s\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(host),
-                      output, re.M)
-    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "unreachable": int(match.group(3)),
-            "failed": int(match.group(4))} if match else None
+    return play_recap(output).get(host)
 
 
 class Matrix:

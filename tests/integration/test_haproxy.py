@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from lab_hosts import SEED_SERVICES
+from lab_hosts import SEED_SERVICES, play_recap
 
 ROOT = Path(__file__).resolve().parents[2]
 # The seed services, from the haproxy role's defaults (never a copy): /api/v1/<service>/ goes to
@@ -73,9 +73,9 @@ def fingerprint(lab):
 
 
 def recap(output, host="lb1"):
-    match = re.search(r"^%s\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % host, output, re.M)
-    assert match, output[-3000:]
-    return {"ok": int(match.group(1)), "changed": int(match.group(2)), "failed": int(match.group(4))}
+    counts = play_recap(output).get(host)
+    assert counts, output[-3000:]
+    return counts
 
 
 # --- routing, stats, exporter ---------------------------------------------------

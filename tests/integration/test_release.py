@@ -9,7 +9,6 @@
 
 Run: ACGS_LAB=<lab> .venv/bin/pytest -q tests/integration/test_release.py
 """
-import re
 import time
 import urllib.request
 
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from lab_hosts import play_recap, task_results
 
 # Hosts of inventories/lab and the roles site.yml applies there whose product is a Debian package.
 ROLES_ON_HOSTS = [("lb1", "haproxy"), ("mon1", "prometheus"), ("mon1", "alertmanager"),
@@ -60,27 +60,6 @@ def apt_install_tasks():
     return found
 
 
-def task_results(output):
-    """{(task banner without the collection, host): [status, ...]} of a default-callback run (also under strategy
-    free: the callback prints a task's banner again before a result of another task)."""
-    results, task = {}, None
-    for line in output.splitlines():
-        banner = re.match(r"^(?:TASK|RUNNING HANDLER) \[(?:acgs\.haproxy_stack\.)?(.*?)\]", line)
-        if banner:
-            task = banner.group(1)
-            continue
-        result = re.match(r"^(ok|changed|skipping|failed|fatal): \[([^\]]+)\]", line)
-        if result and task:
-            results.setdefault((task, result.group(2)), []).append(result.group(1))
-    return results
-
-
-def recap(output):
-    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "skipped": int(m.group(4))}
-            for m in re.finditer(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=\d+\s+"
-                                 r"skipped=(\d+)", output, re.M)}
-
-
 def installed(lab, host, package):
     status = lab.run(host, "dpkg-query --show --showformat='${db:Status-Status}' %s" % package, check=False)
     return status.stdout.strip() == "installed"
@@ -102,7 +81,7 @@ def test_site_rerun_changes_nothing_and_runs_no_apt_install(lab):
     started = time.time()
     result = lab.playbook("site.yml")
     print("site.yml rerun: %.1f s" % (time.time() - started))
-    counts = recap(result.stdout)
+    counts = play_recap(result.stdout)
     hosts = sorted(lab.addresses)
     assert sorted(h for h in counts if h != "localhost") == hosts, result.stdout[-3000:]
     assert {h: c["changed"] for h, c in counts.items()} == dict.fromkeys(counts, 0), result.stdout[-6000:]
@@ -141,7 +120,7 @@ def test_a_package_removed_by_hand_is_installed_again(lab):
         print("monitoring_prometheus.yml --limit %s: %.1f s" % (host, time.time() - started))
         assert task_results(result.stdout).get(("node_exporter : Install the node exporter package", host)) == [
             "changed"], result.stdout[-4000:]
-        assert recap(result.stdout)[host]["changed"] > 0
+        assert play_recap(result.stdout)[host]["changed"] > 0
         # Started by this run: the role waits for it (an unchanged rerun skips that wait).
         assert task_results(result.stdout).get(("node_exporter : Wait for the exporter to listen", host)) == ["ok"]
         assert installed(lab, host, package)
